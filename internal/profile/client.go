@@ -1,0 +1,99 @@
+package profile
+
+import (
+	"crypto/tls"
+	"encoding/asn1"
+	"fmt"
+)
+
+// Client names, the keys under clients:.
+const (
+	ClientPrimary         = "primary"
+	ClientSecond          = "second"
+	ClientWithoutAISPRole = "without_aisp_role"
+	ClientExpired         = "expired"
+)
+
+type clientSlot struct {
+	name   string
+	client *Client
+}
+
+func (p *Profile) clientSlots() []clientSlot {
+	return []clientSlot{
+		{ClientPrimary, p.Clients.Primary},
+		{ClientSecond, p.Clients.Second},
+		{ClientWithoutAISPRole, p.Clients.WithoutAISPRole},
+		{ClientExpired, p.Clients.Expired},
+	}
+}
+
+// ClientByName returns the client under clients.<name> ("primary", "second",
+// "without_aisp_role", "expired"), or nil when the profile has none.
+func (p *Profile) ClientByName(name string) *Client {
+	for _, s := range p.clientSlots() {
+		if s.name == name {
+			return s.client
+		}
+	}
+	return nil
+}
+
+// Describe names the client for people: "primary (PSDFR-ACPR-12345)".
+func (c *Client) Describe() string {
+	switch {
+	case c == nil:
+		return "no client"
+	case c.Name == "":
+		return c.ClientID
+	case c.ClientID == "":
+		return c.Name
+	}
+	return fmt.Sprintf("%s (%s)", c.Name, c.ClientID)
+}
+
+// oidOrganizationIdentifier is X.520 organizationIdentifier, which holds a QWAC's PSD2
+// authorisation number (ETSI TS 119 495).
+var oidOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
+
+// OrganizationIdentifier is the organizationIdentifier (OID 2.5.4.97) of the client's
+// certificate subject, "" when absent or when no certificate is loaded. It is not checked
+// against ClientID here: that is a check of its own.
+func (c *Client) OrganizationIdentifier() string {
+	if c == nil || c.Leaf == nil {
+		return ""
+	}
+	for _, atv := range c.Leaf.Subject.Names {
+		if atv.Type.Equal(oidOrganizationIdentifier) {
+			if s, ok := atv.Value.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// TLSConfig is the client TLS configuration for talking to the bank as client c (nil: no
+// client certificate): the profile's trust anchors (nil RootCAs: system roots) and minimum
+// version, and InsecureSkipVerify only when the profile asks for it.
+func (p *Profile) TLSConfig(c *Client) *tls.Config {
+	cfg := &tls.Config{
+		RootCAs:            p.RootCAs,
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: p.TLS.InsecureSkipVerify, // only when the bank's profile says so; reported loudly
+	}
+	if p.TLS.MinVersion == "1.3" {
+		cfg.MinVersion = tls.VersionTLS13
+	}
+	if c != nil && len(c.TLSCert.Certificate) > 0 {
+		cert := c.TLSCert
+		cfg.Certificates = []tls.Certificate{cert}
+		// Present the certificate even when the bank's CertificateRequest names other CAs
+		// (crypto/tls would then send none): the suite must show what the bank does with
+		// the certificate it is given, expired or foreign ones included.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &cert, nil
+		}
+	}
+	return cfg
+}

@@ -1,0 +1,111 @@
+// Package profile is the bank profile: where a bank (ASPSP) is, how to trust it, which TPP
+// clients the suite acts as, how the PSU is driven, and the options where STET banks
+// legitimately differ. See shared/bank-profile.example.yaml for the shape.
+package profile
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"time"
+
+	"github.com/stetconform/stetconform/internal/psu"
+)
+
+// Profile is one ASPSP as the suite sees it. Load fills and validates it.
+type Profile struct {
+	Name      string            `yaml:"name"`
+	Endpoints Endpoints         `yaml:"endpoints"`
+	TLS       TLS               `yaml:"tls"`
+	Timeouts  Timeouts          `yaml:"timeouts"`
+	Headers   map[string]string `yaml:"headers"`
+	Clients   Clients           `yaml:"clients"`
+	Scopes    Scopes            `yaml:"scopes"`
+	PSU       PSU               `yaml:"psu"`
+	Options   Options           `yaml:"options"`
+
+	// Path is the file the profile was loaded from ("" when built in memory).
+	Path string `yaml:"-"`
+	// RootCAs holds the trust anchors read from TLS.CA (nil: the system pool).
+	RootCAs *x509.CertPool `yaml:"-"`
+	// Secrets lists every secret value the profile holds (PSU credentials, key
+	// passwords), so that reports can redact them.
+	Secrets []string `yaml:"-"`
+}
+
+// Endpoints are the bank's URLs.
+type Endpoints struct {
+	Authorize string `yaml:"authorize"`
+	Token     string `yaml:"token"`
+	Accounts  string `yaml:"accounts"`         // a Bearer-protected AISP resource
+	Revoke    string `yaml:"revoke,omitempty"` // optional
+}
+
+// TLS says how to trust the bank's server certificate.
+type TLS struct {
+	CA         string `yaml:"ca"`          // PEM bundle of trust anchors; empty: system roots
+	MinVersion string `yaml:"min_version"` // "1.2" (default) or "1.3"
+	// InsecureSkipVerify disables server certificate verification. Reported loudly.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
+}
+
+// Timeouts bound every network interaction. Zero values get defaults at load.
+type Timeouts struct {
+	Connect    time.Duration `yaml:"connect"`     // default 5s
+	Request    time.Duration `yaml:"request"`     // default 15s
+	PSUJourney time.Duration `yaml:"psu_journey"` // default 2m
+}
+
+// Clients are the TPP identities the suite acts as. Primary and Second are required;
+// the others are optional and the checks that need them are "not applicable" without them.
+type Clients struct {
+	Primary         *Client `yaml:"primary"`
+	Second          *Client `yaml:"second"`
+	WithoutAISPRole *Client `yaml:"without_aisp_role,omitempty"`
+	Expired         *Client `yaml:"expired,omitempty"`
+}
+
+// Client is one registered TPP: its client_id and its QWAC.
+type Client struct {
+	ClientID       string `yaml:"client_id"`
+	Certificate    string `yaml:"certificate,omitempty"` // PEM file (chain allowed)
+	Key            string `yaml:"key,omitempty"`         // PEM file
+	PKCS12         string `yaml:"pkcs12,omitempty"`      // alternative to certificate+key
+	PKCS12Password string `yaml:"pkcs12_password,omitempty"`
+	RedirectURI    string `yaml:"redirect_uri"`
+
+	// Name is the key under clients: ("primary", "second", ...).
+	Name string `yaml:"-"`
+	// TLSCert is the loaded certificate and key, ready for a tls.Config.
+	TLSCert tls.Certificate `yaml:"-"`
+	// Leaf is the parsed client certificate (TLSCert's first).
+	Leaf *x509.Certificate `yaml:"-"`
+}
+
+// Scopes are the scope values the bank uses.
+type Scopes struct {
+	AISP string `yaml:"aisp"` // default "aisp"
+}
+
+// PSU says how the customer's journey is driven.
+type PSU struct {
+	Driver  string         `yaml:"driver"` // form | browser | manual
+	Browser BrowserOptions `yaml:"browser,omitempty"`
+	Approve psu.Script     `yaml:"approve"`
+	Refuse  psu.Script     `yaml:"refuse"`
+}
+
+// BrowserOptions configure the headless browser driver.
+type BrowserOptions struct {
+	Executable string `yaml:"executable,omitempty"` // default: chromium on PATH
+}
+
+// Options are what the bank declares where STET banks legitimately differ.
+type Options struct {
+	RefreshRotation string        `yaml:"refresh_rotation"` // rotate | reuse | either (default either)
+	ClientMismatch  string        `yaml:"client_mismatch"`  // tls | http | either (default either)
+	PKCE            string        `yaml:"pkce"`             // none | supported | required (default none)
+	ScopeAtToken    string        `yaml:"scope_at_token"`   // ignored | rejected | either (default either)
+	CodeLifetime    time.Duration `yaml:"code_lifetime,omitempty"`
+	MaxExpiryWait   time.Duration `yaml:"max_expiry_wait"` // default 30s
+	ExpirySkew      time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
+}
