@@ -1,0 +1,132 @@
+// Package report is the compliance report: its model, the verdict of each requirement,
+// redaction of secrets, and the writers (JSON, JUnit, HTML).
+package report
+
+import "time"
+
+// Verdict is the outcome of a requirement or a scenario.
+type Verdict string
+
+const (
+	Passed        Verdict = "passed"
+	Failed        Verdict = "failed"
+	Warning       Verdict = "warning"        // a SHOULD not met, or a pass with a remark
+	Skipped       Verdict = "skipped"        // could not be checked in this run; Reason says why
+	NotApplicable Verdict = "not_applicable" // the bank profile says the bank does not offer it
+	NotTested     Verdict = "not_tested"     // no scenario checks it yet; Reason says why
+)
+
+// Level of a requirement in the catalogue.
+const (
+	LevelMust       = "MUST"
+	LevelShould     = "SHOULD"
+	LevelBankOption = "BANK-OPTION" // required when the bank's profile declares the option
+)
+
+// Requirement is one entry of features/requirements.yaml.
+type Requirement struct {
+	ID     string `yaml:"id" json:"id"`
+	Level  string `yaml:"level" json:"level"`
+	Title  string `yaml:"title" json:"title"`
+	Source string `yaml:"source" json:"source"`
+	// NotCovered, when set, says why no scenario checks this requirement yet.
+	NotCovered string `yaml:"not_covered,omitempty" json:"not_covered,omitempty"`
+}
+
+// Report is everything one run found.
+type Report struct {
+	Tool         Tool                `json:"tool"`
+	Bank         Bank                `json:"bank"`
+	Started      time.Time           `json:"started"`
+	Finished     time.Time           `json:"finished"`
+	TagFilter    string              `json:"tag_filter,omitempty"`
+	Notices      []string            `json:"notices,omitempty"` // e.g. "server certificate verification disabled"
+	Summary      Summary             `json:"summary"`
+	Requirements []RequirementResult `json:"requirements"`
+	Scenarios    []ScenarioResult    `json:"scenarios"`
+}
+
+// Tool names the suite that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Bank names the bank under test.
+type Bank struct {
+	Name      string            `json:"name"`
+	Profile   string            `json:"profile,omitempty"` // path of the bank profile
+	Embedded  bool              `json:"embedded"`          // the embedded reference bank
+	Faults    []string          `json:"faults,omitempty"`  // the reference bank's named faults in force
+	Endpoints map[string]string `json:"endpoints"`
+	Options   map[string]string `json:"options,omitempty"` // the bank's declared options
+}
+
+// Summary counts requirements and scenarios by verdict. Passed is true when no required
+// check failed: the run's exit code is 0 exactly then.
+type Summary struct {
+	Passed       bool            `json:"passed"`
+	Requirements map[Verdict]int `json:"requirements"`
+	Scenarios    map[Verdict]int `json:"scenarios"`
+	Exchanges    int             `json:"exchanges"`
+}
+
+// RequirementResult is the verdict on one requirement, from the scenarios tagged with it.
+type RequirementResult struct {
+	Requirement
+	Verdict   Verdict  `json:"verdict"`
+	Reason    string   `json:"reason,omitempty"`
+	Scenarios []string `json:"scenarios,omitempty"` // IDs of the scenarios that check it
+}
+
+// ScenarioResult is one scenario of one feature, as it ran.
+type ScenarioResult struct {
+	ID           string        `json:"id"` // stable: feature file and line, e.g. "token.feature:12"
+	Feature      string        `json:"feature"`
+	Name         string        `json:"name"`
+	URI          string        `json:"uri"`
+	Line         int           `json:"line"`
+	Tags         []string      `json:"tags"`
+	Requirements []string      `json:"requirements"` // the requirement IDs among the tags
+	Verdict      Verdict       `json:"verdict"`
+	Reason       string        `json:"reason,omitempty"`   // why skipped, not applicable, or failed
+	Warnings     []string      `json:"warnings,omitempty"` // remarks that do not fail the scenario
+	Started      time.Time     `json:"started"`
+	Duration     time.Duration `json:"duration_ns"`
+	Steps        []StepResult  `json:"steps"`
+	Exchanges    []Exchange    `json:"exchanges"`
+}
+
+// StepResult is one Gherkin step as it ran.
+type StepResult struct {
+	Keyword  string        `json:"keyword"`
+	Text     string        `json:"text"`
+	Status   string        `json:"status"` // passed, failed, skipped, undefined, pending
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+	// Exchanges are indexes into the scenario's Exchanges made during this step.
+	Exchanges []int `json:"exchanges,omitempty"`
+}
+
+// Exchange is one HTTP request and its response (or the error that replaced it), as the
+// TPP or the PSU's browser made it. Secrets in it are redacted before it is written.
+type Exchange struct {
+	Actor      string        `json:"actor"`                 // "TPP primary", "TPP second", "PSU browser", "no certificate"
+	ClientCert string        `json:"client_cert,omitempty"` // organizationIdentifier of the certificate presented
+	TLSVersion string        `json:"tls_version,omitempty"`
+	Request    Message       `json:"request"`
+	Response   *Message      `json:"response,omitempty"`
+	Error      string        `json:"error,omitempty"` // transport error: timeout, TLS alert, reset...
+	Started    time.Time     `json:"started"`
+	Duration   time.Duration `json:"duration_ns"`
+}
+
+// Message is an HTTP request or response as recorded.
+type Message struct {
+	Method    string              `json:"method,omitempty"`
+	URL       string              `json:"url,omitempty"`
+	Status    int                 `json:"status,omitempty"`
+	Header    map[string][]string `json:"header,omitempty"`
+	Body      string              `json:"body,omitempty"`
+	Truncated bool                `json:"truncated,omitempty"` // the body was longer than recorded
+}
