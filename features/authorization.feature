@@ -1,0 +1,46 @@
+@authorization
+Feature: Authorization request and callback
+  STET Part I section 3.4, steps 1 to 3. The TPP sends the PSU to the bank with
+  GET /authorize. The bank authenticates the PSU (SCA), asks for consent, and calls the
+  TPP's registered callback with a short-lived one-time code, or with an error when the PSU
+  refuses. An unknown TPP or an unregistered callback is never redirected to.
+
+  @AUTHZ-01 @AUTHZ-12
+  Scenario: The authorization request starts the PSU's authentication
+    When the PSU's browser opens the authorization request of the primary TPP
+    Then the bank starts the PSU's authentication instead of answering with an error
+
+  @AUTHZ-02
+  Scenario: The PSU approves and the bank calls back with a one-time code
+    When the PSU approves the authorization request of the primary TPP
+    Then the bank calls the registered callback with a code
+
+  @AUTHZ-03
+  Scenario Outline: The state comes back unchanged when the PSU <decision>
+    When the PSU <decision> the authorization request of the primary TPP
+    Then the callback carries the state exactly as the TPP sent it
+
+    Examples:
+      | decision |
+      | approves |
+      | refuses  |
+
+  @AUTHZ-04
+  Scenario: The PSU refuses and the bank calls back with an error and no code
+    When the PSU refuses the authorization request of the primary TPP
+    Then the bank calls the registered callback with an error and without a code
+
+  @AUTHZ-06
+  Scenario: An unregistered redirect_uri is never redirected to
+    When the PSU goes through the authorization request of the primary TPP with the redirect_uri "https://attacker.invalid/callback"
+    Then the PSU's browser is never sent to "https://attacker.invalid/callback"
+
+  @AUTHZ-07
+  Scenario: An unknown client_id is never redirected to
+    When the PSU goes through the authorization request of the unknown TPP "PSDFR-ACPR-00000" with the primary TPP's redirect_uri
+    Then the PSU's browser is never sent to the primary TPP's callback
+
+  @AUTHZ-08
+  Scenario: A response type other than code is refused
+    When the PSU goes through the authorization request of the primary TPP with the response_type "token"
+    Then no access token reaches the PSU's browser

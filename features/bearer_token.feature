@@ -1,0 +1,52 @@
+@bearer
+Feature: Using the access token
+  STET Part I section 3.4, step 7. The TPP calls the bank's APIs with
+  "Authorization: Bearer <token>" over mutual TLS with the certificate the token was issued
+  to. A missing token gets a Bearer challenge; an expired, unknown or tampered token gets
+  HTTP 401 with the error invalid_token (RFC 6750 section 3.1).
+
+  @BEARER-04 @expiry
+  Scenario: An expired access token is refused with invalid_token
+    Given the primary TPP has exchanged a code for tokens
+    When the access token has expired
+    And the primary TPP calls the accounts resource with the access token
+    Then the bank answers 401 with a Bearer challenge carrying the error "invalid_token"
+
+  @BEARER-01
+  Scenario: The access token opens the accounts resource
+    Given the primary TPP has exchanged a code for tokens
+    When the primary TPP calls the accounts resource with the access token
+    Then the bank answers 200
+
+  @BEARER-02
+  Scenario Outline: The authorization scheme is case-insensitive: <scheme>
+    Given the primary TPP has exchanged a code for tokens
+    When the primary TPP calls the accounts resource with the access token under the scheme "<scheme>"
+    Then the bank answers 200
+
+    Examples:
+      | scheme |
+      | bearer |
+      | BEARER |
+
+  @BEARER-03
+  Scenario: A request without an access token gets a Bearer challenge
+    When the primary TPP calls the accounts resource without an access token
+    Then the bank answers 401 with a Bearer challenge
+
+  @BEARER-05
+  Scenario Outline: A <kind> access token is refused with invalid_token
+    Given the primary TPP has exchanged a code for tokens
+    When the primary TPP calls the accounts resource with a <kind> access token
+    Then the bank answers 401 with a Bearer challenge carrying the error "invalid_token"
+
+    Examples:
+      | kind     |
+      | tampered |
+      | unknown  |
+
+  @BEARER-06
+  Scenario: An access token is refused over another TPP's certificate
+    Given the primary TPP has exchanged a code for tokens
+    When the second TPP calls the accounts resource with the primary TPP's access token
+    Then the bank refuses the access token

@@ -1,0 +1,36 @@
+@mtls
+Feature: The TPP's certificate and client_id at the token endpoint
+  STET Part I section 3.4, step 5. The bank authenticates the TPP by its eIDAS QWAC over
+  mutual TLS, checks its validity and PSD2 role, and checks that the client_id is the
+  Authorization Number (organizationIdentifier) inside it. The bank profile declares how a
+  refusal is signalled: by closing the TLS handshake, by an HTTP invalid_client error, or
+  either.
+
+  @MTLS-01
+  Scenario: A code exchange without a client certificate is refused
+    Given the PSU has approved the authorization request of the primary TPP
+    When the code is exchanged without a client certificate
+    Then the bank refuses to authenticate the client
+
+  @MTLS-02
+  Scenario: A client_id other than the certificate's Authorization Number is refused at code exchange
+    Given the PSU has approved the authorization request of the second TPP
+    When the primary TPP exchanges the second TPP's code under the second TPP's client_id
+    Then the bank refuses to authenticate the client
+
+  @MTLS-02
+  Scenario: A client_id other than the certificate's Authorization Number is refused at refresh
+    Given the second TPP has exchanged a code for tokens
+    When the primary TPP refreshes the second TPP's token under the second TPP's client_id
+    Then the bank refuses to authenticate the client
+
+  @MTLS-03 @client:without_aisp_role
+  Scenario: A TPP whose certificate lacks the AISP role gets no AISP access
+    When the TPP without the AISP role asks for AISP access with the PSU's approval
+    Then the bank gives it no access token that opens the accounts resource
+
+  @MTLS-04 @client:expired
+  Scenario: An expired certificate is refused
+    Given the PSU has approved the authorization request of the primary TPP
+    When the code is exchanged with the primary TPP's expired certificate
+    Then the bank refuses to authenticate the client

@@ -1,0 +1,69 @@
+@token
+Feature: Exchanging the code for tokens
+  STET Part I section 3.4, steps 4 and 6. The TPP calls POST /token over mutual TLS with
+  its QWAC and the one-time code, WITHOUT the scope parameter. The bank answers 200 with a
+  Bearer access token and a refresh token. A code works once, for the TPP it was issued to,
+  with the redirect_uri it was issued for.
+
+  @TOKEN-01 @TOKEN-02
+  Scenario: The TPP exchanges the code without a scope
+    Given the PSU has approved the authorization request of the primary TPP
+    When the primary TPP exchanges the code at the token endpoint without a scope
+    Then the bank answers 200 with a JSON token response
+    And the token response has an access_token, a token_type and a refresh_token
+
+  @TOKEN-03
+  Scenario: The token type is Bearer
+    Given the primary TPP has exchanged a code for tokens
+    Then the token_type is Bearer, compared case-insensitively
+
+  @TOKEN-04
+  Scenario: Token responses are not cached
+    Given the primary TPP has exchanged a code for tokens
+    Then the token response forbids caching with Cache-Control no-store
+
+  @TOKEN-05
+  Scenario: The access token's lifetime is given in seconds
+    Given the primary TPP has exchanged a code for tokens
+    Then expires_in is a positive whole number of seconds
+
+  @TOKEN-07
+  Scenario: A code can be exchanged only once
+    Given the primary TPP has exchanged a code for tokens
+    When the primary TPP exchanges the same code again
+    Then the bank refuses the token request with the error "invalid_grant"
+
+  @TOKEN-09
+  Scenario: The redirect_uri must be the one of the authorization request
+    Given the PSU has approved the authorization request of the primary TPP
+    When the primary TPP exchanges the code with another redirect_uri
+    Then the bank refuses the token request with the error "invalid_grant"
+
+  @TOKEN-09
+  Scenario: The redirect_uri cannot be left out of the code exchange
+    Given the PSU has approved the authorization request of the primary TPP
+    When the primary TPP exchanges the code without the redirect_uri
+    Then the bank refuses the token request with one of the errors "invalid_request, invalid_grant"
+
+  @TOKEN-10
+  Scenario: A code issued to one TPP cannot be redeemed by another
+    Given the PSU has approved the authorization request of the primary TPP
+    When the second TPP exchanges the primary TPP's code with its own certificate and client_id
+    Then the bank refuses the token request with the error "invalid_grant"
+
+  @TOKEN-11
+  Scenario Outline: A malformed token request gets the RFC 6749 error: <case>
+    When the primary TPP sends a token request <case>
+    Then the bank refuses the token request with the error "<error>"
+
+    Examples:
+      | case                                    | error                  |
+      | with an unknown code                    | invalid_grant          |
+      | without grant_type                      | invalid_request        |
+      | without the code                        | invalid_request        |
+      | with the grant_type "urn:stet:unknown"  | unsupported_grant_type |
+
+  @TOKEN-13
+  Scenario: Token endpoint errors are RFC 6749 JSON error responses
+    When the primary TPP sends a token request with an unknown code
+    Then the error response is JSON with HTTP status 400 and an RFC 6749 error code
