@@ -1,0 +1,325 @@
+package aspsp
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stetconform/stetconform/internal/eidas"
+)
+
+// faultCase shows one fault: probe reports whether a bank shows the faulty behaviour; it
+// must on the faulty bank and must not on the correct one. also checks, on the faulty bank,
+// a neighbouring behaviour the fault must leave alone.
+type faultCase struct {
+	probe func(tb *testBank) bool
+	also  func(t *testing.T, tb *testBank)
+	// breaksCodeExchange is set for the faults whose very point is a failing plain exchange.
+	breaksCodeExchange bool
+}
+
+func accessToken(tb *testBank, kp *eidas.KeyPair) string { return tb.tokens(kp).field("access_token") }
+
+func refreshToken(tb *testBank, kp *eidas.KeyPair) string {
+	return tb.tokens(kp).field("refresh_token")
+}
+
+var faultCases = map[string]faultCase{
+	FaultStateNotEchoed: {probe: func(tb *testBank) bool {
+		approve := tb.callback(authzQuery(eidas.OrgTPPA), "accept")
+		refuse := tb.callback(authzQuery(eidas.OrgTPPA), "refuse")
+		return !approve.Has("state") && !refuse.Has("state")
+	}},
+	FaultStateAltered: {probe: func(tb *testBank) bool {
+		approve := tb.callback(authzQuery(eidas.OrgTPPA), "accept")
+		refuse := tb.callback(authzQuery(eidas.OrgTPPA), "refuse")
+		return approve.Has("state") && approve.Get("state") != testState && refuse.Get("state") != testState
+	}},
+	FaultRefusalWithoutError: {
+		probe: func(tb *testBank) bool {
+			cb := tb.callback(authzQuery(eidas.OrgTPPA), "refuse")
+			return !cb.Has("error") && !cb.Has("code") && cb.Get("state") == testState
+		},
+	},
+	FaultRefusalWithCode: {probe: func(tb *testBank) bool {
+		cb := tb.callback(authzQuery(eidas.OrgTPPA), "refuse")
+		return cb.Get("error") == "access_denied" && cb.Get("code") != "" && cb.Get("state") == testState
+	}},
+	FaultRedirectUnregisteredURI: {
+		probe: func(tb *testBank) bool {
+			q := authzQuery(eidas.OrgTPPA)
+			q.Set("redirect_uri", "https://attacker.example/callback")
+			u := tb.journey(q, "accept").location()
+			return u != nil && strings.HasPrefix(u.String(), "https://attacker.example/callback?")
+		},
+		also: func(t *testing.T, tb *testBank) {
+			q := authzQuery(eidas.OrgTPPA)
+			q.Set("client_id", "PSDFR-ACPR-00000")
+			if a := tb.get(nil, tb.URL()+PathAuthorize+"?"+q.Encode(), nil); a.status != http.StatusBadRequest {
+				t.Errorf("unknown client: expected 400, found %d", a.status)
+			}
+		},
+	},
+	FaultUnknownClientAccepted: {
+		probe: func(tb *testBank) bool {
+			q := authzQuery(eidas.OrgTPPA)
+			q.Set("client_id", "PSDFR-ACPR-00000")
+			u := tb.journey(q, "accept").location()
+			return u != nil && strings.HasPrefix(u.String(), redirectOf(eidas.OrgTPPA)+"?") && u.Query().Has("code")
+		},
+		also: func(t *testing.T, tb *testBank) {
+			q := authzQuery(eidas.OrgTPPA)
+			q.Set("redirect_uri", "https://attacker.example/callback")
+			if a := tb.get(nil, tb.URL()+PathAuthorize+"?"+q.Encode(), nil); a.status != http.StatusBadRequest {
+				t.Errorf("unregistered redirect_uri of a known client: expected 400, found %d", a.status)
+			}
+		},
+	},
+	FaultResponseTypeToken: {probe: func(tb *testBank) bool {
+		q := authzQuery(eidas.OrgTPPA)
+		q.Set("response_type", "token")
+		u := tb.journey(q, "accept").location()
+		return u != nil && strings.Contains(u.Fragment, "access_token=")
+	}},
+
+	FaultScopeRequired: {
+		breaksCodeExchange: true,
+		probe: func(tb *testBank) bool {
+			a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA)))
+			return a.status == http.StatusBadRequest && a.field("error") == "invalid_request"
+		},
+		also: func(t *testing.T, tb *testBank) {
+			f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+			f.Set("scope", "aisp")
+			if a := tb.token(tb.pki.TPPA, f); a.status != http.StatusOK {
+				t.Errorf("exchange with a scope: expected 200, found %d: %s", a.status, a.body)
+			}
+		},
+	},
+	FaultCodeReusable: {probe: func(tb *testBank) bool {
+		f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+		first, second := tb.token(tb.pki.TPPA, f), tb.token(tb.pki.TPPA, f)
+		return first.status == http.StatusOK && second.status == http.StatusOK
+	}},
+	FaultCodeAnyRedirectURI: {probe: func(tb *testBank) bool {
+		f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+		f.Set("redirect_uri", "https://tpp-a.example/elsewhere")
+		return tb.token(tb.pki.TPPA, f).status == http.StatusOK
+	}},
+	FaultCodeAnyClient: {probe: func(tb *testBank) bool {
+		f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+		f.Set("client_id", eidas.OrgTPPB)
+		return tb.token(tb.pki.TPPB, f).status == http.StatusOK
+	}},
+	FaultTokenTypeMAC: {probe: func(tb *testBank) bool {
+		return tb.tokens(tb.pki.TPPA).json()["token_type"] == "MAC"
+	}},
+	FaultNoCacheControl: {probe: func(tb *testBank) bool {
+		a := tb.tokens(tb.pki.TPPA)
+		return a.header.Get("Cache-Control") == "" && a.header.Get("Pragma") == ""
+	}},
+	FaultNoRefreshToken: {probe: func(tb *testBank) bool {
+		a := tb.tokens(tb.pki.TPPA)
+		_, has := a.json()["refresh_token"]
+		return !has && a.field("access_token") != ""
+	}},
+	FaultExpiresInMissing: {probe: func(tb *testBank) bool {
+		_, has := tb.tokens(tb.pki.TPPA).json()["expires_in"]
+		return !has
+	}},
+	FaultExpiresInZero: {probe: func(tb *testBank) bool {
+		v, has := tb.tokens(tb.pki.TPPA).json()["expires_in"]
+		return has && v == 0.0
+	}},
+	FaultErrorsAs200: {probe: func(tb *testBank) bool {
+		a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown"))
+		return a.status == http.StatusOK && a.field("error") == "invalid_grant"
+	}},
+	FaultNonRFCError: {probe: func(tb *testBank) bool {
+		a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown"))
+		return a.status == http.StatusBadRequest && a.field("error") == "bad_request"
+	}},
+
+	FaultNoClientCertAccepted: {
+		probe: func(tb *testBank) bool {
+			return tb.token(nil, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			expectTokenError(t, tb.token(tb.pki.TPPAUntrusted, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))), 401, "invalid_client")
+		},
+	},
+	FaultClientIDUncheckedAtExchange: {
+		probe: func(tb *testBank) bool {
+			return tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPB, tb.code(eidas.OrgTPPB))).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			rt := refreshToken(tb, tb.pki.TPPB)
+			expectTokenError(t, tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPB, rt)), 401, "invalid_client")
+		},
+	},
+	FaultClientIDUncheckedAtRefresh: {
+		probe: func(tb *testBank) bool {
+			rt := refreshToken(tb, tb.pki.TPPB)
+			return tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPB, rt)).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			expectTokenError(t, tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPB, tb.code(eidas.OrgTPPB))), 401, "invalid_client")
+		},
+	},
+	FaultRoleNotChecked: {probe: func(tb *testBank) bool {
+		code := tb.code(eidas.OrgTPPNoRole)
+		return tb.token(tb.pki.TPPNoRole, exchangeForm(eidas.OrgTPPNoRole, code)).status == http.StatusOK
+	}},
+	FaultExpiredCertAccepted: {
+		probe: func(tb *testBank) bool {
+			return tb.token(tb.pki.TPPAExpired, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			expectTokenError(t, tb.token(tb.pki.TPPAUntrusted, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))), 401, "invalid_client")
+		},
+	},
+
+	FaultExpiredTokenAccepted: {probe: func(tb *testBank) bool {
+		at := accessToken(tb, tb.pki.TPPA)
+		tb.clock.Advance(2 * DefaultAccessTokenLifetime)
+		return tb.accounts(tb.pki.TPPA, "Bearer "+at).status == http.StatusOK
+	}},
+	FaultExpiredTokenNoInvalidToken: {
+		probe: func(tb *testBank) bool {
+			at := accessToken(tb, tb.pki.TPPA)
+			tb.clock.Advance(2 * DefaultAccessTokenLifetime)
+			a := tb.accounts(tb.pki.TPPA, "Bearer "+at)
+			return a.status == http.StatusUnauthorized && a.header.Get("WWW-Authenticate") == `Bearer realm="stet"`
+		},
+		also: func(t *testing.T, tb *testBank) {
+			a := tb.accounts(tb.pki.TPPA, "Bearer ory_at_unknown.unknown")
+			if !strings.Contains(a.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("unknown token: expected invalid_token, found %q", a.header.Get("WWW-Authenticate"))
+			}
+		},
+	},
+	FaultNoWWWAuthenticate: {probe: func(tb *testBank) bool {
+		none := tb.accounts(tb.pki.TPPA, "")
+		unknown := tb.accounts(tb.pki.TPPA, "Bearer ory_at_unknown.unknown")
+		return none.status == http.StatusUnauthorized && none.header.Get("WWW-Authenticate") == "" &&
+			unknown.status == http.StatusUnauthorized && unknown.header.Get("WWW-Authenticate") == ""
+	}},
+	FaultTokenNotBound: {probe: func(tb *testBank) bool {
+		at := accessToken(tb, tb.pki.TPPA)
+		return tb.accounts(tb.pki.TPPB, "Bearer "+at).status == http.StatusOK
+	}},
+	FaultSchemeCaseSensitive: {probe: func(tb *testBank) bool {
+		at := accessToken(tb, tb.pki.TPPA)
+		return tb.accounts(tb.pki.TPPA, "bearer "+at).status == http.StatusUnauthorized &&
+			tb.accounts(tb.pki.TPPA, "Bearer "+at).status == http.StatusOK
+	}},
+
+	FaultForeignRefreshAccepted: {
+		probe: func(tb *testBank) bool {
+			rt := refreshToken(tb, tb.pki.TPPA)
+			return tb.token(tb.pki.TPPB, refreshForm(eidas.OrgTPPB, rt)).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+			f.Set("client_id", eidas.OrgTPPB)
+			expectTokenError(t, tb.token(tb.pki.TPPB, f), 400, "invalid_grant")
+		},
+	},
+	FaultUnknownRefresh500: {
+		probe: func(tb *testBank) bool {
+			a := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, "ory_rt_unknown.unknown"))
+			return a.status == http.StatusInternalServerError && strings.HasPrefix(a.header.Get("Content-Type"), "text/html")
+		},
+		also: func(t *testing.T, tb *testBank) {
+			rt := refreshToken(tb, tb.pki.TPPA)
+			if a := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)); a.status != http.StatusOK {
+				t.Fatalf("refresh: %d %s", a.status, a.body)
+			}
+			expectTokenError(t, tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)), 400, "invalid_grant")
+		},
+	},
+	FaultRefreshNotRotated: {probe: func(tb *testBank) bool {
+		rt := refreshToken(tb, tb.pki.TPPA)
+		first := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+		_, rotated := first.json()["refresh_token"]
+		again := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+		return first.status == http.StatusOK && !rotated && again.status == http.StatusOK
+	}},
+	FaultOldRefreshStillValid: {probe: func(tb *testBank) bool {
+		rt := refreshToken(tb, tb.pki.TPPA)
+		first := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+		again := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+		newRT := first.field("refresh_token")
+		return first.status == http.StatusOK && newRT != "" && newRT != rt && again.status == http.StatusOK
+	}},
+}
+
+// TestFaults shows, for every fault of the catalogue, that the faulty bank shows the
+// faulty behaviour, that the correct bank does not, and that the faulty bank still serves
+// the ordinary flow (code, token, accounts, refresh).
+func TestFaults(t *testing.T) {
+	for _, f := range Faults() {
+		fc, ok := faultCases[f.Name]
+		if !ok {
+			t.Errorf("fault %q has no test case", f.Name)
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			faulty := startBank(t, Config{Faults: []string{f.Name}})
+			if got := faulty.ActiveFaults(); len(got) != 1 || got[0] != f.Name {
+				t.Fatalf("ActiveFaults(): expected [%s], found %v", f.Name, got)
+			}
+			if !fc.probe(faulty) {
+				t.Errorf("the bank with %s does not show the faulty behaviour", f.Name)
+			}
+			if correct := startBank(t, Config{}); fc.probe(correct) {
+				t.Errorf("the correct bank shows the behaviour of %s", f.Name)
+			}
+			if fc.also != nil {
+				fc.also(t, startBank(t, Config{Faults: []string{f.Name}}))
+			}
+			if !fc.breaksCodeExchange {
+				ordinaryFlow(t, startBank(t, Config{Faults: []string{f.Name}}))
+			}
+		})
+	}
+	for name := range faultCases {
+		if _, err := parseFaults([]string{name}); err != nil {
+			t.Errorf("test case for a fault not in the catalogue: %v", err)
+		}
+	}
+}
+
+// ordinaryFlow checks the flow a fault must leave working: approve, exchange, call the
+// accounts resource, refresh (when a refresh token came), call it again.
+func ordinaryFlow(t *testing.T, tb *testBank) {
+	t.Helper()
+	tok := tb.tokens(tb.pki.TPPA)
+	if a := tb.accounts(tb.pki.TPPA, "Bearer "+tok.field("access_token")); a.status != http.StatusOK {
+		t.Fatalf("ordinary flow: accounts: expected 200, found %d: %s", a.status, a.body)
+	}
+	rt := tok.field("refresh_token")
+	if rt == "" {
+		return
+	}
+	r := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+	if r.status != http.StatusOK {
+		t.Fatalf("ordinary flow: refresh: expected 200, found %d: %s", r.status, r.body)
+	}
+	if a := tb.accounts(tb.pki.TPPA, "Bearer "+r.field("access_token")); a.status != http.StatusOK {
+		t.Fatalf("ordinary flow: accounts after refresh: expected 200, found %d: %s", a.status, a.body)
+	}
+}
+
+// TestFaultsCombine checks that faults can be combined (the runner may start a bank with
+// several).
+func TestFaultsCombine(t *testing.T) {
+	tb := startBank(t, Config{Faults: []string{FaultTokenTypeMAC, FaultExpiresInZero, FaultNoCacheControl}, AccessTokenLifetime: time.Minute})
+	a := tb.tokens(tb.pki.TPPA)
+	m := a.json()
+	if m["token_type"] != "MAC" || m["expires_in"] != 0.0 || a.header.Get("Cache-Control") != "" {
+		t.Fatalf("expected all three faults, found %v %s", a.header, a.body)
+	}
+}

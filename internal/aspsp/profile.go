@@ -1,0 +1,171 @@
+package aspsp
+
+import (
+	"bytes"
+	"path/filepath"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stetconform/stetconform/internal/eidas"
+)
+
+// The bank profile as YAML, in the order of shared/bank-profile.example.yaml. Durations are
+// strings ("30s") because yaml would write a time.Duration as nanoseconds.
+type (
+	yamlProfile struct {
+		Name      string        `yaml:"name"`
+		Endpoints yamlEndpoints `yaml:"endpoints"`
+		TLS       yamlTLS       `yaml:"tls"`
+		Timeouts  yamlTimeouts  `yaml:"timeouts"`
+		Clients   yamlClients   `yaml:"clients"`
+		Scopes    yamlScopes    `yaml:"scopes"`
+		PSU       yamlPSU       `yaml:"psu"`
+		Options   yamlOptions   `yaml:"options"`
+	}
+	yamlEndpoints struct {
+		Authorize string `yaml:"authorize"`
+		Token     string `yaml:"token"`
+		Accounts  string `yaml:"accounts"`
+	}
+	yamlTLS struct {
+		CA         string `yaml:"ca"`
+		MinVersion string `yaml:"min_version"`
+	}
+	yamlTimeouts struct {
+		Connect    string `yaml:"connect"`
+		Request    string `yaml:"request"`
+		PSUJourney string `yaml:"psu_journey"`
+	}
+	yamlClients struct {
+		Primary         *yamlClient `yaml:"primary"`
+		Second          *yamlClient `yaml:"second"`
+		WithoutAISPRole *yamlClient `yaml:"without_aisp_role,omitempty"`
+		Expired         *yamlClient `yaml:"expired,omitempty"`
+	}
+	yamlClient struct {
+		ClientID    string `yaml:"client_id"`
+		Certificate string `yaml:"certificate"`
+		Key         string `yaml:"key"`
+		RedirectURI string `yaml:"redirect_uri"`
+	}
+	yamlScopes struct {
+		AISP string `yaml:"aisp"`
+	}
+	yamlPSU struct {
+		Driver  string     `yaml:"driver"`
+		Approve []yamlStep `yaml:"approve"`
+		Refuse  []yamlStep `yaml:"refuse"`
+	}
+	yamlStep struct {
+		Fill  map[string]string `yaml:"fill,omitempty"`
+		Press string            `yaml:"press"`
+	}
+	yamlOptions struct {
+		RefreshRotation string `yaml:"refresh_rotation"`
+		ClientMismatch  string `yaml:"client_mismatch"`
+		PKCE            string `yaml:"pkce"`
+		ScopeAtToken    string `yaml:"scope_at_token"`
+		MaxExpiryWait   string `yaml:"max_expiry_wait"`
+		ExpirySkew      string `yaml:"expiry_skew"`
+	}
+)
+
+// Selectors of the bank's PSU pages, as the PSU scripts use them.
+const (
+	SelectorPSUID    = "input[name=psu_id]"
+	SelectorPassword = "input[name=password]"
+	SelectorLogin    = "button[name=action][value=login]"
+	SelectorAccept   = "button[name=action][value=accept]"
+	SelectorRefuse   = "button[name=action][value=refuse]"
+)
+
+// ProfileYAML returns a bank profile that reaches this bank (call it after Start), with
+// certificate paths inside pkiDir (where PKI.WriteDir wrote; made absolute), PSU scripts
+// for approving and refusing on the bank's pages with the PSU password written literally,
+// and the options the bank declares: rotating refresh tokens, a client_id/certificate
+// mismatch signalled in HTTP, no PKCE.
+func (b *Bank) ProfileYAML(pkiDir string) []byte {
+	if abs, err := filepath.Abs(pkiDir); err == nil {
+		pkiDir = abs
+	}
+	base := b.URL()
+	psu := b.scriptPSU()
+	login := yamlStep{
+		Fill:  map[string]string{SelectorPSUID: psu, SelectorPassword: b.psus[psu]},
+		Press: SelectorLogin,
+	}
+	client := func(id, certFile, keyFile string) *yamlClient {
+		return &yamlClient{
+			ClientID:    id,
+			Certificate: filepath.Join(pkiDir, certFile),
+			Key:         filepath.Join(pkiDir, keyFile),
+			RedirectURI: b.redirectURIOf(id),
+		}
+	}
+	p := yamlProfile{
+		Name: "stetconform reference bank (embedded)",
+		Endpoints: yamlEndpoints{
+			Authorize: base + PathAuthorize,
+			Token:     base + PathToken,
+			Accounts:  base + PathAccounts,
+		},
+		TLS:      yamlTLS{CA: filepath.Join(pkiDir, eidas.FileCA), MinVersion: "1.2"},
+		Timeouts: yamlTimeouts{Connect: "5s", Request: "10s", PSUJourney: "30s"},
+		Clients: yamlClients{
+			Primary:         client(eidas.OrgTPPA, eidas.FileTPPACert, eidas.FileTPPAKey),
+			Second:          client(eidas.OrgTPPB, eidas.FileTPPBCert, eidas.FileTPPBKey),
+			WithoutAISPRole: client(eidas.OrgTPPNoRole, eidas.FileTPPNoRoleCert, eidas.FileTPPNoRoleKey),
+			Expired:         client(eidas.OrgTPPA, eidas.FileTPPAExpiredCert, eidas.FileTPPAExpiredKey),
+		},
+		Scopes: yamlScopes{AISP: ScopeAISP},
+		PSU: yamlPSU{
+			Driver:  "form",
+			Approve: []yamlStep{login, {Press: SelectorAccept}},
+			Refuse:  []yamlStep{login, {Press: SelectorRefuse}},
+		},
+		Options: yamlOptions{
+			RefreshRotation: "rotate",
+			ClientMismatch:  "http",
+			PKCE:            "none",
+			ScopeAtToken:    "either",
+			MaxExpiryWait:   "30s",
+			ExpirySkew:      "1s",
+		},
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		panic("aspsp: encoding the bank profile: " + err.Error()) // plain structs of strings: never fails
+	}
+	_ = enc.Close()
+	return buf.Bytes()
+}
+
+// scriptPSU is the PSU the profile's scripts log in as: DefaultPSU if configured, else the
+// first by name.
+func (b *Bank) scriptPSU() string {
+	if _, ok := b.psus[DefaultPSU]; ok {
+		return DefaultPSU
+	}
+	ids := make([]string, 0, len(b.psus))
+	for id := range b.psus {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids[0]
+}
+
+// redirectURIOf returns a client's first registered redirect URI, falling back to the
+// default registration's.
+func (b *Bank) redirectURIOf(id string) string {
+	for _, regs := range [][]Registration{b.cfg.Clients, DefaultClients()} {
+		for _, r := range regs {
+			if r.ClientID == id && len(r.RedirectURIs) > 0 {
+				return r.RedirectURIs[0]
+			}
+		}
+	}
+	return ""
+}

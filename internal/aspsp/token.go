@@ -1,0 +1,252 @@
+package aspsp
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/ory/fosite"
+
+	"github.com/stetconform/stetconform/internal/eidas"
+)
+
+// serveToken is POST /token: the authorization_code and refresh_token grants, with the
+// client authenticated by its QWAC (tls_client_auth).
+func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
+	if b.faults.has(FaultNoCacheControl) {
+		w = &cacheHeaderStripper{ResponseWriter: w}
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		b.writeTokenError(w, fosite.ErrInvalidRequest.WithHintf("The token endpoint accepts POST only, found %s.", r.Method), http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, formLimit)
+	if err := r.ParseForm(); err != nil {
+		b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request body is not a form of at most 64 KiB."), 0)
+		return
+	}
+	form := r.PostForm
+	ctx := context.WithValue(r.Context(), ctxRequestingClient, form.Get("client_id"))
+
+	// Authenticate first: nothing about a grant is told to an unauthenticated client.
+	if _, err := b.authenticateClient(ctx, r, form); err != nil {
+		b.writeTokenError(w, err, 0)
+		return
+	}
+	grant := form.Get("grant_type")
+	switch grant {
+	case "authorization_code":
+		if form.Get("code") == "" {
+			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'code' parameter."), 0)
+			return
+		}
+		if b.faults.has(FaultScopeRequired) && form.Get("scope") == "" {
+			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'scope' parameter."), 0)
+			return
+		}
+	case "refresh_token":
+		rt := form.Get("refresh_token")
+		if rt == "" {
+			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'refresh_token' parameter."), 0)
+			return
+		}
+		if b.faults.has(FaultUnknownRefresh500) && !b.store.refreshTokenKnown(ctx, b.strategy.RefreshTokenSignature(ctx, rt)) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "<!doctype html><html><body><h1>500 Internal Server Error</h1><p>NullPointerException</p></body></html>\n")
+			return
+		}
+	case "":
+		// fosite answers invalid_request.
+	default:
+		b.writeTokenError(w, fosite.ErrUnsupportedGrantType.WithHintf("The grant_type %q is not supported; expected authorization_code or refresh_token.", grant), 0)
+		return
+	}
+
+	ar, err := b.oauth.NewAccessRequest(ctx, r, newSession(""))
+	if err != nil {
+		b.writeTokenError(w, err, 0)
+		return
+	}
+	// leaf is nil only under no-client-cert-accepted: there is no role to check then.
+	leaf := firstCert(peerCerts(r))
+	scopes := slices.Concat([]string(ar.GetRequestedScopes()), []string(ar.GetGrantedScopes()))
+	if leaf != nil && !b.faults.has(FaultRoleNotChecked) && len(scopes) > 0 && !eidas.HasRole(leaf, eidas.RolePSPAI) {
+		b.writeTokenError(w, fosite.ErrUnauthorizedClient.WithHintf(
+			"The certificate of %s does not carry the PSD2 role PSP_AI needed for AISP scopes.", ar.GetClient().GetID()), 0)
+		return
+	}
+	if grant == "refresh_token" {
+		// STET: extended_transaction_history comes with the first token only.
+		if req, ok := ar.(*fosite.AccessRequest); ok {
+			req.GrantedScope = slices.DeleteFunc(slices.Clone(req.GrantedScope), func(s string) bool {
+				return s == ScopeExtendedTransactionHistory
+			})
+		}
+	}
+	// Bind the tokens to the certificate presented now (RFC 8705 section 3). The session
+	// is cloned so that the stored code's or previous grant's session is never written.
+	sess, ok := ar.GetSession().Clone().(*fosite.DefaultSession)
+	if !ok {
+		b.writeTokenError(w, fosite.ErrServerError.WithHint("Unexpected session type."), 0)
+		return
+	}
+	if sess.Extra == nil {
+		sess.Extra = map[string]interface{}{}
+	}
+	sess.Extra[thumbprintKey] = thumbprint(leaf)
+	ar.SetSession(sess)
+
+	resp, err := b.oauth.NewAccessResponse(ctx, ar)
+	if err != nil {
+		b.writeTokenError(w, err, 0)
+		return
+	}
+	// fosite says "bearer"; STET (and BPCE's table) spell it "Bearer".
+	resp.SetTokenType("Bearer")
+	m := resp.ToMap() // the response's own map: edits below change what is written
+	// fosite rounds the expiry to the second and truncates expires_in, so a 1 s lifetime
+	// can be announced as 0. Announce the time left, rounded up, as a whole number.
+	if exp := ar.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
+		m["expires_in"] = int64(math.Ceil(exp.Sub(b.now()).Seconds()))
+	}
+	if b.faults.has(FaultTokenTypeMAC) {
+		resp.SetTokenType("MAC")
+	}
+	if b.faults.has(FaultExpiresInMissing) {
+		delete(m, "expires_in")
+	}
+	if b.faults.has(FaultExpiresInZero) {
+		m["expires_in"] = 0
+	}
+	if b.faults.has(FaultRefreshNotRotated) && grant == "refresh_token" {
+		delete(m, "refresh_token")
+	}
+	rt, _ := m["refresh_token"].(string)
+	b.recordSecrets(resp.GetAccessToken(), rt)
+	b.oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// authenticateClient is fosite's ClientAuthenticationStrategy: RFC 8705 tls_client_auth
+// with STET's rule that client_id is the QWAC's organizationIdentifier.
+func (b *Bank) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	id := form.Get("client_id")
+	chain := peerCerts(r)
+	if len(chain) == 0 {
+		if b.faults.has(FaultNoClientCertAccepted) && id != "" {
+			return b.registeredClient(ctx, id)
+		}
+		return nil, fosite.ErrInvalidClient.WithHint("tls_client_auth: the TLS connection carries no client certificate.")
+	}
+	if err := b.verifyClientCert(chain); err != nil {
+		return nil, fosite.ErrInvalidClient.WithHintf("tls_client_auth: the client certificate is not accepted: %v", err)
+	}
+	if id == "" {
+		return nil, fosite.ErrInvalidClient.WithHint("tls_client_auth: the request is missing the 'client_id' parameter.")
+	}
+	org := eidas.OrganizationIdentifier(chain[0])
+	grant := form.Get("grant_type")
+	unchecked := (grant == "authorization_code" && b.faults.has(FaultClientIDUncheckedAtExchange)) ||
+		(grant == "refresh_token" && b.faults.has(FaultClientIDUncheckedAtRefresh))
+	if id != org && !unchecked {
+		return nil, fosite.ErrInvalidClient.WithHintf(
+			"tls_client_auth: client_id %q is not the certificate's organizationIdentifier %q.", id, org)
+	}
+	return b.registeredClient(ctx, id)
+}
+
+// registeredClient returns a registered client, or invalid_client.
+func (b *Bank) registeredClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := b.store.MemoryStore.GetClient(ctx, id)
+	if err != nil {
+		return nil, fosite.ErrInvalidClient.WithHintf("The client %q is not registered.", id)
+	}
+	return c, nil
+}
+
+// verifyClientCert checks the chain against the trusted CA on the bank's clock. Under
+// expired-cert-accepted the chain is checked at a moment inside the leaf's validity instead,
+// so that only the expiry is ignored.
+func (b *Bank) verifyClientCert(chain []*x509.Certificate) error {
+	now := b.now()
+	err := eidas.VerifyClient(chain, b.roots, now)
+	if err == nil || !b.faults.has(FaultExpiredCertAccepted) {
+		return err
+	}
+	at := now
+	if leaf := chain[0]; at.After(leaf.NotAfter) {
+		at = leaf.NotAfter
+	} else if at.Before(leaf.NotBefore) {
+		at = leaf.NotBefore
+	}
+	return eidas.VerifyClient(chain, b.roots, at)
+}
+
+// tokenError is the RFC 6749 section 5.2 error body.
+type tokenError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeTokenError writes an RFC 6749 section 5.2 error. status 0 means the error's own
+// (400, or 401 for invalid_client).
+func (b *Bank) writeTokenError(w http.ResponseWriter, err error, status int) {
+	e := fosite.ErrorToRFC6749Error(err)
+	body := tokenError{Error: e.ErrorField, Description: e.GetDescription()}
+	if status == 0 {
+		status = e.CodeField
+	}
+	if b.faults.has(FaultNonRFCError) {
+		body.Error = "bad_request"
+	}
+	if b.faults.has(FaultErrorsAs200) {
+		status = http.StatusOK
+	}
+	js, mErr := json.Marshal(body)
+	if mErr != nil {
+		js = []byte(`{"error":"server_error"}`)
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(js)
+}
+
+// cacheHeaderStripper removes the no-cache headers before they are sent (no-cache-control).
+type cacheHeaderStripper struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (s *cacheHeaderStripper) WriteHeader(code int) {
+	if !s.wrote {
+		s.wrote = true
+		s.Header().Del("Cache-Control")
+		s.Header().Del("Pragma")
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *cacheHeaderStripper) Write(p []byte) (int, error) {
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// firstCert returns the leaf of a chain, or nil.
+func firstCert(chain []*x509.Certificate) *x509.Certificate {
+	if len(chain) == 0 {
+		return nil
+	}
+	return chain[0]
+}
