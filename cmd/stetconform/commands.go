@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stetconform/stetconform/internal/aspsp"
+	"github.com/stetconform/stetconform/internal/eidas"
+	"github.com/stetconform/stetconform/internal/runner"
+)
+
+// exitError carries an exit code out of a command whose run went to the end.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func exitCode(err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	var re *runner.Error
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	// Cobra's own errors (unknown flag, missing argument) are bad input.
+	return runner.ExitBadInput
+}
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "stetconform",
+		Short: "Conformance suite for STET PSD2 OAuth2 endpoints (STET Part I section 3.4)",
+		Long: `stetconform checks a bank's STET PSD2 OAuth2 endpoints: GET /authorize with the PSU's
+SCA, the callback with a one-time code, POST /token without scope over mutual TLS with
+the TPP's eIDAS QWAC, the Bearer token on the accounts resource, 401 invalid_token on an
+expired token, and the refresh token. It writes report.json, junit.xml, cucumber.json
+and report.html.
+
+Exit codes: 0 compliant, 1 a required check failed, 2 bad profile or arguments,
+3 the run could not start or its reports could not be written.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(runCommand(), bankCommand(), certsCommand())
+	return root
+}
+
+func runCommand() *cobra.Command {
+	var opts runner.Options
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the features against a bank (the embedded reference bank without --bank)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opts.Console = cmd.OutOrStdout()
+			res, err := runner.Run(ctx, opts)
+			if err != nil {
+				return err
+			}
+			if res.ExitCode != 0 {
+				return exitError{res.ExitCode}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Profile, "bank", "", "bank profile (YAML); without it the embedded reference bank is started")
+	f.StringVar(&opts.Tags, "tags", "", `scenarios to run, godog tag syntax: "@token", "@mtls && ~@expiry", "@AUTHZ-01,@AUTHZ-02"`)
+	f.StringVar(&opts.OutDir, "out", "reports", "directory for report.json, junit.xml, cucumber.json, report.html")
+	f.IntVar(&opts.Concurrency, "concurrency", 8, "scenarios run at once")
+	f.StringVar(&opts.Format, "format", "progress", "console output: progress or pretty")
+	f.BoolVar(&opts.Color, "color", false, "colour the console output")
+	f.StringVar(&opts.PSUDriver, "psu", "", "PSU driver, replacing the profile's psu.driver: form, browser or manual")
+	f.StringSliceVar(&opts.Bank.Faults, "fault", nil, "embedded bank only: named fault(s) to break it with (see 'stetconform bank --list-faults')")
+	f.DurationVar(&opts.Bank.AccessTokenLifetime, "access-token-lifetime", 2*time.Second, "embedded bank only: access token lifetime")
+	return cmd
+}
+
+func bankCommand() *cobra.Command {
+	var (
+		addr, pkiDir, profileOut string
+		faults                   []string
+		atLifetime               time.Duration
+		list                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bank",
+		Short: "Serve the reference bank alone on loopback and print the bank profile that reaches it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if list {
+				for _, f := range aspsp.Faults() {
+					fmt.Fprintf(out, "%-34s %s (breaks %v)\n", f.Name, f.Description, f.Breaks)
+				}
+				return nil
+			}
+			pki, err := eidas.NewTestPKI(time.Now())
+			if err != nil {
+				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+			}
+			if err := pki.WriteDir(pkiDir); err != nil {
+				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+			}
+			bank, err := aspsp.New(aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime})
+			if err != nil {
+				return &runner.Error{Code: runner.ExitBadInput, Err: err}
+			}
+			if err := bank.Start(); err != nil {
+				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+			}
+			defer bank.Close()
+			yaml := bank.ProfileYAML(pkiDir)
+			if profileOut != "" {
+				if err := os.WriteFile(profileOut, yaml, 0o600); err != nil {
+					return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Bank profile written to %s\n", profileOut)
+			} else {
+				fmt.Fprintf(out, "%s", yaml)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Reference bank serving at %s (certificates in %s). Ctrl-C stops it.\n", bank.URL(), pkiDir)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8443", "listen address (loopback)")
+	f.StringVar(&pkiDir, "pki", ".pki", "directory for the generated test PKI")
+	f.StringVar(&profileOut, "profile-out", "", "write the bank profile to this file instead of standard output")
+	f.StringSliceVar(&faults, "fault", nil, "named fault(s) to break the bank with")
+	f.DurationVar(&atLifetime, "access-token-lifetime", time.Hour, "access token lifetime")
+	f.BoolVar(&list, "list-faults", false, "list the named faults and exit")
+	return cmd
+}
+
+func certsCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "certs",
+		Short: "Write a test PKI: a test QTSP root, the bank's server certificate and TPP QWACs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pki, err := eidas.NewTestPKI(time.Now())
+			if err != nil {
+				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+			}
+			if err := pki.WriteDir(out); err != nil {
+				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+			}
+			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPAExpired, pki.TPPAUntrusted} {
+				fmt.Fprintln(cmd.OutOrStdout(), eidas.Describe(kp.Cert))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Written to %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", ".pki", "directory to write the PEM files into")
+	return cmd
+}

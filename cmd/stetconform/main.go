@@ -1,0 +1,23 @@
+// Command stetconform checks a bank's (ASPSP's) STET PSD2 OAuth2 endpoints (STET Part I
+// section 3.4) and writes a compliance report. See README.md.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/stetconform/stetconform/internal/runner"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	runner.Version = version
+	cmd := rootCommand()
+	err := cmd.Execute()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stetconform:", err)
+	}
+	os.Exit(exitCode(err))
+}

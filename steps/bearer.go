@@ -1,0 +1,154 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stetconform/stetconform/internal/profile"
+)
+
+// callAccounts calls the bank's Bearer-protected accounts resource as cert, with
+// "Authorization: <scheme> <token>" (no header when token is "").
+func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, token string) *answer {
+	req, err := http.NewRequest(http.MethodGet, w.p.Endpoints.Accounts, nil)
+	if err != nil {
+		return &answer{err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	for k, v := range w.p.Headers {
+		req.Header.Set(k, expandHeader(v))
+	}
+	if token != "" {
+		req.Header.Set("Authorization", scheme+" "+token)
+	}
+	return w.do(ctx, w.client(cert), req)
+}
+
+// waitForExpiry waits until the current access token has expired, when the bank profile
+// allows waiting that long; otherwise the scenario is skipped with the reason.
+func (w *World) waitForExpiry(ctx context.Context) error {
+	t := w.tokens
+	if !t.hasExpires || t.expiresIn <= 0 {
+		return w.skipBecause("the bank gave no usable expires_in, so the suite cannot know when the access token expires (see TOKEN-05)")
+	}
+	lifetime := time.Duration(t.expiresIn * float64(time.Second))
+	wait := time.Until(t.received.Add(lifetime + w.p.Options.ExpirySkew))
+	if max := w.p.Options.MaxExpiryWait; lifetime+w.p.Options.ExpirySkew > max {
+		return w.skipBecause("the access token lives %s (expires_in %.0f), more than options.max_expiry_wait %s allows the suite to wait", lifetime, t.expiresIn, max)
+	}
+	if wait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the run was stopped while waiting %s for the access token to expire", wait.Round(time.Second))
+	}
+}
+
+func (w *World) answers200() error {
+	if a := w.last; a.err != nil || a.status != http.StatusOK {
+		return fmt.Errorf("expected HTTP 200 from the accounts resource; %s", a)
+	}
+	return nil
+}
+
+// bearerChallenge finds the Bearer challenge in WWW-Authenticate and its error parameter.
+func bearerChallenge(h http.Header) (found bool, errCode string) {
+	for _, v := range h.Values("WWW-Authenticate") {
+		scheme, params, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			continue
+		}
+		for _, p := range splitParams(params) {
+			k, val, ok := strings.Cut(p, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "error") {
+				errCode = strings.Trim(strings.TrimSpace(val), `"`)
+			}
+		}
+		return true, errCode
+	}
+	return false, ""
+}
+
+// splitParams splits auth-params on commas outside quoted strings (RFC 7235 section 2.1).
+func splitParams(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, escaped := false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			escaped = false
+		case r == '\\' && quoted:
+			escaped = true
+		case r == '"':
+			quoted = !quoted
+		case r == ',' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	return append(out, cur.String())
+}
+
+func (w *World) answers401Challenge() error {
+	a := w.last
+	if a.err != nil || a.status != http.StatusUnauthorized {
+		return fmt.Errorf("expected HTTP 401 with a Bearer challenge; %s", a)
+	}
+	found, code := bearerChallenge(a.header)
+	if !found {
+		return fmt.Errorf("expected a WWW-Authenticate: Bearer challenge with the 401 (RFC 6750 section 3); %s", a)
+	}
+	if code != "" {
+		w.warn("the challenge to a request without a token carries error=%q; RFC 6750 section 3.1 says it should not", code)
+	}
+	return nil
+}
+
+func (w *World) answers401Error(want string) error {
+	a := w.last
+	if a.err != nil || a.status != http.StatusUnauthorized {
+		return fmt.Errorf("expected HTTP 401 with WWW-Authenticate: Bearer error=%q; %s", want, a)
+	}
+	found, code := bearerChallenge(a.header)
+	if !found || code != want {
+		return fmt.Errorf("expected WWW-Authenticate: Bearer error=%q (RFC 6750 section 3.1); %s", want, a)
+	}
+	return nil
+}
+
+func (w *World) tokenRefused() error {
+	a := w.last
+	switch {
+	case a.err != nil:
+		return fmt.Errorf("expected HTTP 401 or 403; %s", a)
+	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
+		return nil
+	default:
+		return fmt.Errorf("expected the bank to refuse an access token presented over another TPP's certificate with HTTP 401 or 403; %s", a)
+	}
+}
+
+// tampered returns the access token with its last character changed.
+func tampered(tok string) (string, error) {
+	if tok == "" {
+		return "", errors.New("no access token to tamper with")
+	}
+	last := tok[len(tok)-1]
+	repl := byte('A')
+	if last == 'A' {
+		repl = 'B'
+	}
+	return tok[:len(tok)-1] + string(repl), nil
+}

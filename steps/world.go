@@ -1,0 +1,202 @@
+// Package steps holds the godog step definitions: what each sentence of the features does
+// against a bank. Each scenario gets a fresh World; nothing is shared between scenarios but
+// the run-wide Env.
+package steps
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/stetconform/stetconform/internal/evidence"
+	"github.com/stetconform/stetconform/internal/profile"
+	"github.com/stetconform/stetconform/internal/psu"
+	"github.com/stetconform/stetconform/internal/report"
+)
+
+const (
+	// bodyLimit bounds every response body the suite reads: a bank that sends an endless
+	// body gets a failed check, not an exhausted machine.
+	bodyLimit = 1 << 20
+	// evidenceLimit bounds how much of each body is kept in the report.
+	evidenceLimit = 64 << 10
+)
+
+// Env is what the scenarios of one run share.
+type Env struct {
+	Profile  *profile.Profile
+	Redactor *report.Redactor
+	// NewPSUDriver returns the PSU driver for a scenario. browser is the HTTP client that
+	// stands for the PSU's browser (no client certificate, evidence recorded); the form
+	// driver uses it, the others may not.
+	NewPSUDriver func(browser *http.Client) psu.Driver
+	// Locate gives the feature name and line of a scenario (for stable IDs in the report).
+	Locate func(sc *godog.Scenario) (feature string, line int)
+
+	mu     sync.Mutex
+	worlds []*World
+}
+
+// Results returns the result of every scenario that started, in start order.
+func (e *Env) Results() []report.ScenarioResult {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]report.ScenarioResult, 0, len(e.worlds))
+	for _, w := range e.worlds {
+		out = append(out, w.result())
+	}
+	return out
+}
+
+// World is the state of one scenario: the TPP clients, what the bank answered, the
+// evidence, and what the scenario found.
+type World struct {
+	env *Env
+	p   *profile.Profile
+	rec *evidence.Recorder
+
+	httpClients map[string]*http.Client // by actor: client name, "none", "psu"
+	transports  []*http.Transport
+
+	res       report.ScenarioResult
+	stepStart time.Time
+	stepExch  int
+	skip      string // reason the scenario was skipped
+	na        string // reason the scenario does not apply to this bank
+
+	// The authorization journey.
+	sentState   string
+	authClient  *profile.Client
+	redirectURI string
+	outcome     *psu.Outcome
+	journeyErr  error
+	firstAnswer *answer // the first answer of GET /authorize, not followed
+
+	// The code and the tokens.
+	code      string
+	codeOwner *profile.Client
+	tokens    *tokenSet // the current tokens
+	previous  *tokenSet // the tokens before the last refresh
+	last      *answer   // the bank's last answer to a token or resource request
+
+	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
+	roleRefusedAt string
+}
+
+// tokenSet is what one successful token response gave.
+type tokenSet struct {
+	owner      *profile.Client
+	access     string
+	refresh    string
+	tokenType  string
+	expiresIn  float64 // 0 when absent
+	received   time.Time
+	answer     *answer
+	hasExpires bool
+}
+
+func newWorld(env *Env) *World {
+	return &World{
+		env:         env,
+		p:           env.Profile,
+		rec:         evidence.NewRecorder(evidenceLimit),
+		httpClients: map[string]*http.Client{},
+	}
+}
+
+// client returns the HTTP client that acts as c (nil: a TPP presenting no certificate).
+// Each scenario has its own transports, so TLS sessions are never shared between
+// certificates or scenarios.
+func (w *World) client(c *profile.Client) *http.Client {
+	key, actor, org := "none", "TPP without certificate", ""
+	if c != nil {
+		key, actor, org = c.Name, "TPP "+c.Name, c.OrganizationIdentifier()
+	}
+	if hc, ok := w.httpClients[key]; ok {
+		return hc
+	}
+	hc := w.newHTTPClient(w.p.TLSConfig(c), actor, org)
+	w.httpClients[key] = hc
+	return hc
+}
+
+// browser returns the HTTP client that stands for the PSU's browser: no client certificate.
+func (w *World) browser() *http.Client {
+	if hc, ok := w.httpClients["psu"]; ok {
+		return hc
+	}
+	hc := w.newHTTPClient(w.p.TLSConfig(nil), "PSU browser", "")
+	w.httpClients["psu"] = hc
+	return hc
+}
+
+func (w *World) newHTTPClient(tlsConf *tls.Config, actor, org string) *http.Client {
+	t := &http.Transport{
+		DialContext:           w.dialer().DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   w.p.Timeouts.Connect,
+		ResponseHeaderTimeout: w.timeout(),
+		MaxIdleConnsPerHost:   2,
+		ForceAttemptHTTP2:     false,
+	}
+	w.transports = append(w.transports, t)
+	return &http.Client{
+		Transport: w.rec.Transport(t, actor, org),
+		Timeout:   w.timeout(),
+		// The suite looks at every redirect itself: a redirect to the callback is a result,
+		// not something to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (w *World) closeIdle() {
+	for _, t := range w.transports {
+		t.CloseIdleConnections()
+	}
+}
+
+// warn records a remark that does not fail the scenario.
+func (w *World) warn(format string, args ...any) {
+	w.res.Warnings = append(w.res.Warnings, fmt.Sprintf(format, args...))
+}
+
+// skipBecause ends the scenario as skipped, with a reason a person can act on.
+func (w *World) skipBecause(format string, args ...any) error {
+	w.skip = fmt.Sprintf(format, args...)
+	return godog.ErrSkip
+}
+
+// timeout is the bound of one request to the bank.
+func (w *World) timeout() time.Duration { return w.p.Timeouts.Request }
+
+func (w *World) dialer() *net.Dialer { return &net.Dialer{Timeout: w.p.Timeouts.Connect} }
+
+// newState returns a state value of unusual but legal characters (RFC 6749 VSCHAR), so
+// that a bank that decodes, re-encodes or trims it is caught by AUTHZ-03.
+func newState() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b) + "-._~+/"
+}
+
+// newUUID returns a random (version 4) UUID, for headers such as X-Request-ID.
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// expandHeader fills the placeholders a bank profile may use in header values.
+func expandHeader(v string) string {
+	return strings.ReplaceAll(v, "{uuid}", newUUID())
+}
