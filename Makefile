@@ -1,0 +1,43 @@
+# The two commands: `make conformance` (the main job) and `make test` (the project's tests).
+GO      ?= go
+BANK    ?=
+TAGS    ?=
+OUT     ?= reports
+BIN     := bin/stetconform
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: conformance test bench build bank certs vet clean
+
+## conformance: run every feature against BANK (a bank profile), or the embedded reference bank
+conformance: build
+	./$(BIN) run $(if $(BANK),--bank '$(BANK)') $(if $(TAGS),--tags '$(TAGS)') --out '$(OUT)'
+
+## test: the project's own tests (unit tests, the suites that prove the suite)
+test:
+	$(GO) vet ./...
+	@mkdir -p bin && rm -f bin/fault-matrix.txt
+	STETCONFORM_MATRIX_OUT=$(CURDIR)/bin/fault-matrix.txt $(GO) test -count=1 ./...
+	@cat bin/fault-matrix.txt 2>/dev/null || true
+
+## bench: a whole run against the embedded bank (start included), and other benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/runner/
+
+## build: the CLI in bin/
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/stetconform
+
+## bank: serve the reference bank on 127.0.0.1:8443; its profile goes to .pki/reference-bank.yaml
+bank: build
+	./$(BIN) bank --pki .pki --profile-out .pki/reference-bank.yaml
+
+## certs: write a test PKI (QTSP root, bank server certificate, TPP QWACs) into .pki/
+certs: build
+	./$(BIN) certs --out .pki
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin .pki
+	find reports -mindepth 1 ! -name .gitkeep -delete

@@ -1,0 +1,33 @@
+// Package suites proves the suite itself: the features pass against the reference bank,
+// every named fault of the reference bank is caught by exactly the checks it breaks, a
+// hostile bank cannot hang or crash a run, and no secret reaches a report. The suites
+// drive the same runner and the same binary users do.
+package suites
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+// cliPath is the stetconform binary, built once for every suite that runs it.
+var cliPath string
+
+func TestSuites(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "stetconform suites")
+}
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	path, err := gexec.Build("github.com/stetconform/stetconform/cmd/stetconform")
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(path)
+}, func(path []byte) {
+	cliPath = string(path)
+})
+
+var _ = SynchronizedAfterSuite(func() {}, func() {
+	gexec.CleanupBuildArtifacts()
+})
