@@ -53,7 +53,9 @@ func (w *World) keepTokens(owner *profile.Client, a *answer) error {
 		return fmt.Errorf("expected HTTP 200 with an access_token; %s", a)
 	}
 	t := &tokenSet{owner: owner, access: a.str("access_token"), refresh: a.str("refresh_token"),
-		tokenType: a.str("token_type"), received: time.Now().Add(-a.took), answer: a}
+		// Counted from the answer's arrival: the bank issued the token before, so waiting
+		// expires_in from here never checks a token that has not yet expired.
+		tokenType: a.str("token_type"), received: time.Now(), answer: a}
 	if v, ok := a.fields["expires_in"]; ok {
 		t.expiresIn, t.hasExpires = toSeconds(v)
 	}
