@@ -5,8 +5,14 @@ Feature: Exchanging the code for tokens
   Bearer access token and a refresh token. A code works once, for the TPP it was issued to,
   with the redirect_uri it was issued for.
 
-  @TOKEN-01 @TOKEN-02
-  Scenario: The TPP exchanges the code without a scope
+  @TOKEN-02
+  Scenario: The bank does not require a scope at the token endpoint
+    Given the PSU has approved the authorization request of the primary TPP
+    When the primary TPP exchanges the code at the token endpoint without a scope
+    Then the bank issues an access token
+
+  @TOKEN-01
+  Scenario: The token response carries an access token, its type and a refresh token
     Given the PSU has approved the authorization request of the primary TPP
     When the primary TPP exchanges the code at the token endpoint without a scope
     Then the bank answers 200 with a JSON token response
