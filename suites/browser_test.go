@@ -1,0 +1,51 @@
+package suites
+
+import (
+	"context"
+	"os"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/stetconform/stetconform/internal/psu"
+	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/runner"
+)
+
+var _ = Describe("a run with the browser PSU driver", Label("browser"), func() {
+	It("passes every scenario against the reference bank, the PSU driven in headless Chromium", func() {
+		if _, err := psu.FindChromium(""); err != nil {
+			if os.Getenv("CI") != "" {
+				Fail("CI must have Chromium (.ci/run installs it): " + err.Error())
+			}
+			Skip("the browser PSU driver needs Chromium: " + err.Error())
+		}
+		res, err := runner.Run(context.Background(), runner.Options{
+			OutDir: GinkgoT().TempDir(), Console: GinkgoWriter, PSUDriver: "browser",
+			Concurrency: 4, // a Chromium per journey: two cores
+		})
+		Expect(err).NotTo(HaveOccurred())
+		journeys := 0
+		for _, s := range res.Report.Scenarios {
+			Expect(s.Verdict).To(Equal(report.Passed), "%s %q: %s", s.ID, s.Name, s.Reason)
+			for _, st := range s.Steps {
+				if st.Status == "passed" && (containsAny(st.Text, "the PSU approves", "the PSU refuses", "has approved", "goes through")) {
+					journeys++
+				}
+			}
+		}
+		Expect(journeys).To(BeNumerically(">", 10))
+		Expect(res.ExitCode).To(Equal(runner.ExitCompliant))
+		Expect(res.Report.Notices).To(ContainElement(ContainSubstring("ignored certificate errors")))
+	})
+})
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
