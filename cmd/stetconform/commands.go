@@ -53,7 +53,7 @@ Exit codes: 0 compliant, 1 a required check failed, 2 bad profile or arguments,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(runCommand(), bankCommand(), certsCommand())
+	root.AddCommand(runCommand(), bankCommand(), certsCommand(), profileCommand())
 	return root
 }
 

@@ -81,6 +81,9 @@ func (p *Profile) TLSConfig(c *Client) *tls.Config {
 		RootCAs:            p.RootCAs,
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: p.TLS.InsecureSkipVerify, // only when the bank's profile says so; reported loudly
+		// Some bank front ends (IIS among them) ask for the client certificate by a TLS 1.2
+		// renegotiation once the request's path is known.
+		Renegotiation: tls.RenegotiateOnceAsClient,
 	}
 	if p.TLS.MinVersion == "1.3" {
 		cfg.MinVersion = tls.VersionTLS13
