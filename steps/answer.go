@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stetconform/stetconform/internal/evidence"
+	"github.com/stetconform/stetconform/internal/report"
 )
 
 // answer is what the bank answered to one request, or why it did not.
@@ -28,7 +30,7 @@ func (a *answer) String() string {
 	if a == nil {
 		return "no request was made"
 	}
-	if a.err != nil {
+	if a.err != nil && a.status == 0 {
 		return "no HTTP answer: " + evidence.Describe(a.err)
 	}
 	var b strings.Builder
@@ -45,10 +47,82 @@ func (a *answer) String() string {
 	if ct := a.header.Get("Content-Type"); ct != "" {
 		fmt.Fprintf(&b, ", Content-Type: %s", ct)
 	}
-	if a.fields == nil && len(a.body) > 0 {
-		fmt.Fprintf(&b, ", body: %s", clip(string(a.body), 200))
+	switch {
+	case a.err != nil:
+		// The status line came, the whole body did not: say so, not "no HTTP answer".
+		b.WriteString(", " + a.bodyFailure())
+	case a.fields == nil && len(a.body) > 0:
+		switch {
+		case a.isJSON() && !json.Valid(a.body):
+			fmt.Fprintf(&b, ", body is not valid JSON (%v)", a.jsonErr)
+		case a.isJSON():
+			b.WriteString(", body is JSON but not an object")
+		case a.status >= 200 && a.status < 300:
+			b.WriteString(", body is not JSON")
+		}
+		fmt.Fprintf(&b, ", body: %s", a.excerpt())
+	case a.fields != nil:
+		b.WriteString(a.wrongTypes())
+		if (a.status < 200 || a.status >= 300) && a.str("error") == "" {
+			// An error without an OAuth error member: its body is all the bank said.
+			fmt.Fprintf(&b, ", body: %s", a.excerpt())
+		}
 	}
 	return b.String()
+}
+
+// excerpt is the head of the body for a message, with the values of token, code and
+// password fields fingerprinted: a body that does not parse never had its secrets handed
+// to the redactor.
+func (a *answer) excerpt() string {
+	m := report.Message{Header: map[string][]string{"Content-Type": {a.header.Get("Content-Type")}}, Body: clip(string(a.body), 200)}
+	report.RedactMessage(&m)
+	return m.Body
+}
+
+// bodyFailure says why the body of an answer whose status line came could not be read.
+func (a *answer) bodyFailure() string {
+	if errors.Is(a.err, evidence.ErrBodyTooLarge) {
+		return fmt.Sprintf("but its body is larger than the suite's limit of %d MiB", bodyLimit>>20)
+	}
+	return fmt.Sprintf("but reading its body failed after %d bytes and %s: %s", len(a.body), a.took.Round(100*time.Millisecond), evidence.Describe(a.err))
+}
+
+// wrongTypes names the members of a token or error response that have the wrong JSON type
+// (a number for access_token, a string for expires_in...), which str and a reader of
+// the message would otherwise take for missing.
+func (a *answer) wrongTypes() string {
+	var b strings.Builder
+	for _, k := range []string{"access_token", "token_type", "refresh_token", "error", "error_description"} {
+		if v, ok := a.fields[k]; ok {
+			if _, isString := v.(string); !isString {
+				fmt.Fprintf(&b, ", %s is a JSON %s, not a string", k, jsonType(v))
+			}
+		}
+	}
+	if v, ok := a.fields["expires_in"]; ok {
+		if _, isNumber := v.(float64); !isNumber {
+			fmt.Fprintf(&b, ", expires_in is a JSON %s, not a number", jsonType(v))
+		}
+	}
+	return b.String()
+}
+
+// jsonType names the JSON type of a value decoded by encoding/json.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case float64:
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	}
+	return "object"
 }
 
 // str returns a string member of the JSON body ("" when absent or not a string).

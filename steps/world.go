@@ -20,6 +20,7 @@ import (
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/state"
 )
 
 const (
@@ -40,6 +41,11 @@ type Env struct {
 	NewPSUDriver func(browser *http.Client) psu.Driver
 	// Locate gives the feature name and line of a scenario (for stable IDs in the report).
 	Locate func(sc *godog.Scenario) (feature string, line int)
+	// State keeps access tokens that outlive the run for a later run's expiry check
+	// (nil: none are kept).
+	State *state.Store
+	// RunID names this run in the state file ("which run issued this token").
+	RunID string
 
 	mu     sync.Mutex
 	worlds []*World
@@ -166,6 +172,11 @@ func (w *World) closeIdle() {
 // warn records a remark that does not fail the scenario.
 func (w *World) warn(format string, args ...any) {
 	w.res.Warnings = append(w.res.Warnings, fmt.Sprintf(format, args...))
+}
+
+// note records a fact a reader of the report needs.
+func (w *World) note(format string, args ...any) {
+	w.res.Notes = append(w.res.Notes, fmt.Sprintf(format, args...))
 }
 
 // skipBecause ends the scenario as skipped, with a reason a person can act on.

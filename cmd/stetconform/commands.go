@@ -84,6 +84,7 @@ func runCommand() *cobra.Command {
 	f.IntVar(&opts.Concurrency, "concurrency", 8, "scenarios run at once")
 	f.StringVar(&opts.Format, "format", "progress", "console output: progress or pretty")
 	f.BoolVar(&opts.Color, "color", false, "colour the console output")
+	f.StringVar(&opts.StateFile, "state", "", "private file (0600) keeping access tokens that outlive the run, for a later run's expiry check (default: $XDG_STATE_HOME/stetconform/state.json with --bank; none: keep nothing)")
 	f.StringVar(&opts.PSUDriver, "psu", "", "PSU driver, replacing the profile's psu.driver: form, browser or manual")
 	f.StringSliceVar(&opts.Bank.Faults, "fault", nil, "embedded bank only: named fault(s) to break it with (see 'stetconform bank --list-faults')")
 	f.DurationVar(&opts.Bank.AccessTokenLifetime, "access-token-lifetime", 2*time.Second, "embedded bank only: access token lifetime")

@@ -91,6 +91,7 @@ type ScenarioResult struct {
 	Verdict      Verdict       `json:"verdict"`
 	Reason       string        `json:"reason,omitempty"`   // why skipped, not applicable, or failed
 	Warnings     []string      `json:"warnings,omitempty"` // remarks that do not fail the scenario
+	Notes        []string      `json:"notes,omitempty"`    // facts a reader needs, e.g. which run issued a token
 	Started      time.Time     `json:"started"`
 	Duration     time.Duration `json:"duration_ns"`
 	Steps        []StepResult  `json:"steps"`

@@ -20,6 +20,7 @@ import (
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/state"
 	"github.com/stetconform/stetconform/steps"
 )
 
@@ -57,6 +58,10 @@ type Options struct {
 	Stdin io.Reader
 	// PSUDriver, when set, replaces the profile's psu.driver (form, browser or manual).
 	PSUDriver string
+	// StateFile keeps access tokens that outlive the run, for a later run's expiry check.
+	// "" is state.DefaultPath() with a bank profile and no state with the embedded bank
+	// (whose tokens die with it); "none" keeps no state.
+	StateFile string
 }
 
 // Result is what a run produced.
@@ -164,8 +169,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer os.RemoveAll(work)
 	cucumberPath := filepath.Join(work, "cucumber.json")
 
-	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate}
 	rep.Started = time.Now()
+	store, err := openState(opts, rep.Bank.Embedded)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
+		State: store, RunID: rep.Started.UTC().Format(time.RFC3339)}
 	suite := godog.TestSuite{
 		Name:                "stetconform",
 		ScenarioInitializer: env.Initialize,
@@ -188,6 +198,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	rep.Scenarios = env.Results()
+	if store != nil {
+		if err := store.Save(); err != nil {
+			rep.Notices = append(rep.Notices, "The tokens kept for a later run could not be saved: "+err.Error())
+		}
+	}
 	if len(rep.Scenarios) == 0 {
 		if status != 0 {
 			return nil, cannotRun(fmt.Errorf("godog could not run the features (status %d)", status))
@@ -280,4 +295,18 @@ func psuDrivers(p *profile.Profile, opts Options, embedded bool, console io.Writ
 		return func(*http.Client) psu.Driver { return d }, nil, nil
 	}
 	return nil, nil, fmt.Errorf("psu.driver %q: use form, browser or manual", p.PSU.Driver)
+}
+
+// openState opens the state file the run keeps tokens in (nil: none).
+func openState(opts Options, embedded bool) (*state.Store, error) {
+	path := opts.StateFile
+	switch {
+	case path == "none", path == "" && embedded:
+		return nil, nil
+	case path == "":
+		if path = state.DefaultPath(); path == "" {
+			return nil, nil
+		}
+	}
+	return state.Open(path)
 }

@@ -1,0 +1,139 @@
+// Package state keeps what must outlive a run: access tokens that live longer than a run
+// may wait, so that the first run after their expiry can check that the bank refuses
+// them (BEARER-04). The file holds live tokens: it is private (0600), lives outside
+// reports/, and nothing from it is ever written to a report.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Token is an access token kept for a later run.
+type Token struct {
+	Bank        string    `json:"bank"`      // the token endpoint it came from
+	ClientID    string    `json:"client_id"` // the TPP it was issued to
+	AccessToken string    `json:"access_token"`
+	IssuedAt    time.Time `json:"issued_at"`
+	ExpiresAt   time.Time `json:"expires_at"` // issue time plus expires_in
+	IssuedByRun string    `json:"issued_by_run"`
+}
+
+// Store is the state file. Safe for concurrent use.
+type Store struct {
+	path string
+	mu   sync.Mutex
+	file struct {
+		Tokens []Token `json:"tokens"`
+	}
+}
+
+// DefaultPath is $XDG_STATE_HOME/stetconform/state.json, or ~/.local/state/... .
+func DefaultPath() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "stetconform", "state.json")
+}
+
+// Open reads the state file at path; a missing file is an empty state. A file that others
+// can read is refused: it holds live tokens.
+func Open(path string) (*Store, error) {
+	s := &Store{path: path}
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("state file %s is readable by others (mode %v); it holds live tokens: chmod 600 it", path, info.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &s.file); err != nil {
+		return nil, fmt.Errorf("state file %s is not valid JSON: %v", path, err)
+	}
+	return s, nil
+}
+
+// Path is where the state is kept.
+func (s *Store) Path() string { return s.path }
+
+// TakeExpired removes and returns a kept token of bank and clientID that has expired at
+// now (with skew), the oldest first.
+func (s *Store) TakeExpired(bank, clientID string, now time.Time, skew time.Duration) (Token, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, t := range s.file.Tokens {
+		if t.Bank == bank && t.ClientID == clientID && now.After(t.ExpiresAt.Add(skew)) {
+			s.file.Tokens = append(s.file.Tokens[:i], s.file.Tokens[i+1:]...)
+			return t, true
+		}
+	}
+	return Token{}, false
+}
+
+// Pending returns the earliest expiry of the tokens kept for bank and clientID.
+func (s *Store) Pending(bank, clientID string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first time.Time
+	for _, t := range s.file.Tokens {
+		if t.Bank == bank && t.ClientID == clientID && (first.IsZero() || t.ExpiresAt.Before(first)) {
+			first = t.ExpiresAt
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// Keep adds a token for a later run.
+func (s *Store) Keep(t Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.file.Tokens = append(s.file.Tokens, t)
+}
+
+// Save writes the state file (0600, through a temporary file and a rename).
+func (s *Store) Save() error {
+	s.mu.Lock()
+	data, err := json.MarshalIndent(&s.file, "", "  ")
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".state-*.json")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), s.path)
+}

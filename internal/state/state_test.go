@@ -1,0 +1,59 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestKeepSaveOpenTake(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s.Keep(Token{Bank: "https://b/token", ClientID: "PSDFR-ACPR-12345", AccessToken: "at-1", ExpiresAt: now.Add(time.Hour), IssuedByRun: "run-1"})
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("mode: expected 0600, found %v", info.Mode().Perm())
+	}
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp, ok := s2.Pending("https://b/token", "PSDFR-ACPR-12345"); !ok || !exp.Equal(now.Add(time.Hour).Round(0)) && exp.Sub(now.Add(time.Hour)).Abs() > time.Second {
+		t.Errorf("pending: %v %v", exp, ok)
+	}
+	if _, ok := s2.TakeExpired("https://b/token", "PSDFR-ACPR-12345", now, time.Second); ok {
+		t.Error("a token that has not expired was taken")
+	}
+	if _, ok := s2.TakeExpired("https://other/token", "PSDFR-ACPR-12345", now.Add(2*time.Hour), 0); ok {
+		t.Error("a token of another bank was taken")
+	}
+	tok, ok := s2.TakeExpired("https://b/token", "PSDFR-ACPR-12345", now.Add(2*time.Hour), time.Second)
+	if !ok || tok.AccessToken != "at-1" || tok.IssuedByRun != "run-1" {
+		t.Errorf("take: %+v %v", tok, ok)
+	}
+	if _, ok := s2.Pending("https://b/token", "PSDFR-ACPR-12345"); ok {
+		t.Error("the taken token is still pending")
+	}
+}
+
+func TestOpenRefusesAReadableFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, []byte(`{"tokens":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("expected a refusal naming chmod 600, found %v", err)
+	}
+}

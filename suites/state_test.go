@@ -1,0 +1,77 @@
+package suites
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/stetconform/stetconform/internal/aspsp"
+	"github.com/stetconform/stetconform/internal/eidas"
+	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/runner"
+)
+
+// A bank whose access tokens live longer than the profile lets the suite wait: the run
+// keeps its token, and the first run after the token's expiry checks it.
+var _ = Describe("access tokens that outlive a run", func() {
+	for _, c := range []struct {
+		fault   string
+		verdict report.Verdict
+	}{{"", report.Passed}, {aspsp.FaultExpiredTokenAccepted, report.Failed}} {
+		It("are checked for expiry by the next run: bank fault "+orNone(c.fault), func() {
+			dir := GinkgoT().TempDir()
+			pki, err := eidas.NewTestPKI(time.Now())
+			Expect(err).NotTo(HaveOccurred())
+			Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
+			var faults []string
+			if c.fault != "" {
+				faults = []string{c.fault}
+			}
+			bank, err := aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: 3 * time.Second, Faults: faults})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(bank.Start()).To(Succeed())
+			defer bank.Close()
+			yaml := strings.Replace(string(bank.ProfileYAML(filepath.Join(dir, "pki"))), "max_expiry_wait: 30s", "max_expiry_wait: 1s", 1)
+			Expect(yaml).To(ContainSubstring("max_expiry_wait: 1s"))
+			profile := filepath.Join(dir, "bank.yaml")
+			Expect(os.WriteFile(profile, []byte(yaml), 0o600)).To(Succeed())
+			stateFile := filepath.Join(dir, "state", "state.json")
+			run := func() report.ScenarioResult {
+				res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@BEARER-04",
+					OutDir: filepath.Join(dir, "reports"), Console: GinkgoWriter, StateFile: stateFile})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(res.Report.Scenarios).To(HaveLen(1))
+				return res.Report.Scenarios[0]
+			}
+
+			first := run()
+			Expect(first.Verdict).To(Equal(report.Skipped))
+			Expect(first.Reason).To(ContainSubstring("kept in " + stateFile))
+			info, err := os.Stat(stateFile)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)))
+
+			second := run() // before the kept token expires
+			Expect(second.Verdict).To(Equal(report.Skipped))
+			Expect(second.Reason).To(ContainSubstring("the first run after that checks it"))
+
+			// expires_in is 3 or 4 (rounded up), plus the 250 ms skew of the profile.
+			time.Sleep(4*time.Second + 500*time.Millisecond)
+			third := run()
+			Expect(third.Verdict).To(Equal(c.verdict), third.Reason)
+			Expect(third.Notes).To(ContainElement(ContainSubstring("issued by run")))
+		})
+	}
+})
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
