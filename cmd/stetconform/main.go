@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -16,7 +17,8 @@ func main() {
 	runner.Version = version
 	cmd := rootCommand()
 	err := cmd.Execute()
-	if err != nil {
+	var done exitError // a run that went to the end has said everything already
+	if err != nil && !errors.As(err, &done) {
 		fmt.Fprintln(os.Stderr, "stetconform:", err)
 	}
 	os.Exit(exitCode(err))
