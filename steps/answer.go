@@ -31,7 +31,7 @@ func (a *answer) String() string {
 		return "no request was made"
 	}
 	if a.err != nil && a.status == 0 {
-		return "no HTTP answer: " + evidence.Describe(a.err)
+		return "no HTTP answer: " + evidence.DescribeAfter(a.err, a.took)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", a.status)
@@ -85,7 +85,7 @@ func (a *answer) bodyFailure() string {
 	if errors.Is(a.err, evidence.ErrBodyTooLarge) {
 		return fmt.Sprintf("but its body is larger than the suite's limit of %d MiB", bodyLimit>>20)
 	}
-	return fmt.Sprintf("but reading its body failed after %d bytes and %s: %s", len(a.body), a.took.Round(100*time.Millisecond), evidence.Describe(a.err))
+	return fmt.Sprintf("but reading its body failed after %d bytes: %s", len(a.body), evidence.DescribeAfter(a.err, a.took))
 }
 
 // wrongTypes names the members of a token or error response that have the wrong JSON type

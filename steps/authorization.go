@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
+	"github.com/stetconform/stetconform/internal/report"
 )
 
 // authorizeURL builds GET /authorize for client c as a TPP sends the PSU there.
@@ -31,7 +33,9 @@ func (w *World) authorizeURL(clientID, redirectURI, responseType string) string 
 // journey sends the PSU through the bank's pages with script, watching for callback.
 func (w *World) journey(ctx context.Context, authorizeURL, callback string, script psu.Script) {
 	drv := w.env.NewPSUDriver(w.browser())
-	ctx, cancel := context.WithTimeout(ctx, w.p.Timeouts.PSUJourney)
+	// The journey itself is bounded by Journey.Timeout; the margin lets a driver take its
+	// screenshot of where the journey stopped.
+	ctx, cancel := context.WithTimeout(ctx, w.p.Timeouts.PSUJourney+10*time.Second)
 	defer cancel()
 	w.outcome, w.journeyErr = drv.Drive(ctx, psu.Journey{
 		AuthorizeURL:   authorizeURL,
@@ -41,6 +45,9 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 	})
 	if w.outcome == nil {
 		w.outcome = &psu.Outcome{}
+	}
+	if o := w.outcome; len(o.Screenshot) > 0 {
+		w.res.Screenshots = append(w.res.Screenshots, report.Screenshot{URL: o.LastURL, Title: o.LastTitle, PNG: o.Screenshot})
 	}
 	if cb := w.outcome.Callback; cb != nil {
 		if code := cb.Query().Get("code"); code != "" {
@@ -161,6 +168,9 @@ func (w *World) callbackHasErrorNoCode() error {
 func (w *World) psuGoesThrough(ctx context.Context, clientID, redirectURI, responseType, watch string) error {
 	w.sentState, w.redirectURI = newState(), watch
 	w.journey(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch, w.p.PSU.Approve)
+	if w.outcome.Callback == nil && w.journeyErr != nil {
+		w.note("the PSU's journey stopped before any callback: %v", w.journeyErr)
+	}
 	return nil
 }
 

@@ -228,11 +228,53 @@ func (b *browserRun) done() bool {
 	}
 }
 
+// errorPageGrace is how long an error page (HTTP 4xx or 5xx) may stay before the step
+// stops waiting for its elements: time for a script to move on, if the page has one.
+const errorPageGrace = time.Second
+
+// errorPage is why a step stopped early: the bank answered the page with an error status.
+type errorPage struct{ status int }
+
+func (e errorPage) Error() string {
+	return fmt.Sprintf("the bank answered HTTP %d and the page stayed", e.status)
+}
+
+// watchErrorPage stops the step when the bank has answered the page with an HTTP error
+// and the page stays: waiting the whole journey for an element it will never show only
+// makes a refused journey slow.
+func (b *browserRun) watchErrorPage(ctx context.Context, stop context.CancelCauseFunc) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var since time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		status, loading := b.lastStatus, b.loading
+		b.mu.Unlock()
+		switch {
+		case status < 400 || loading:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= errorPageGrace:
+			stop(errorPage{status})
+			return
+		}
+	}
+}
+
 // step does one step; its context ends at the step's timeout, the journey's, or the
 // capture of the callback.
 func (b *browserRun) step(n int, st Step) error {
-	ctx, cancel, limit := stepTimeout(b.journey, st)
+	sctx, cancel, limit := stepTimeout(b.journey, st)
 	defer cancel()
+	ctx, stopOnError := context.WithCancelCause(sctx)
+	defer stopOnError(nil)
+	go b.watchErrorPage(ctx, stopOnError)
 	go func() {
 		select {
 		case <-b.captured:
@@ -245,6 +287,10 @@ func (b *browserRun) step(n int, st Step) error {
 			return nil
 		}
 		where := b.where()
+		var ep errorPage
+		if errors.As(context.Cause(ctx), &ep) {
+			return fmt.Errorf("step %d: %s on %s: %v", n, what, where, ep)
+		}
 		if ctx.Err() == context.DeadlineExceeded {
 			if b.journey.Err() != nil {
 				return &timeoutError{fmt.Sprintf("step %d: %s on %s: journey timed out after %s", n, what, where, shortDuration(b.j.timeout()))}
@@ -504,10 +550,28 @@ func (b *browserRun) diagnose() {
 	if loc, title := b.shown(ctx); loc != "" {
 		b.out.LastURL, b.out.LastTitle = loc, title
 	}
+	// The screenshot goes into the report: empty what the PSU typed first (credentials),
+	// keeping the page's layout. Without that, no screenshot.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](clearTypedScript)); err != nil {
+		return
+	}
 	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		b.out.Screenshot = png // quality 100 means PNG
 	}
 }
+
+// clearTypedScript empties every text-like field, in the page and its same-origin frames.
+const clearTypedScript = `(() => {
+  const clear = (doc) => {
+    doc.querySelectorAll('input, textarea').forEach((el) => {
+      const t = (el.type || '').toLowerCase();
+      if (!['hidden', 'submit', 'button', 'image', 'reset', 'checkbox', 'radio', 'file'].includes(t)) el.value = '';
+    });
+  };
+  clear(document);
+  for (const f of document.querySelectorAll('iframe')) { try { clear(f.contentDocument); } catch (e) {} }
+  return true;
+})()`
 
 // fetchPattern is the interception pattern of every URL starting with prefix
 // ('*' and '?' are wildcards there, escaped with a backslash).

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -27,6 +28,10 @@ var reportTemplate string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"words": verdictWords,
+	// A screenshot is inlined as a data: URL, so the page stays one self-contained file.
+	"png": func(b []byte) template.URL {
+		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+	},
 }).Parse(reportTemplate))
 
 // WriteHTML writes rep as one self-contained HTML page: the CSS is inlined and nothing is

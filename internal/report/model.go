@@ -81,21 +81,31 @@ type RequirementResult struct {
 
 // ScenarioResult is one scenario of one feature, as it ran.
 type ScenarioResult struct {
-	ID           string        `json:"id"` // stable: feature file and line, e.g. "token.feature:12"
-	Feature      string        `json:"feature"`
-	Name         string        `json:"name"`
-	URI          string        `json:"uri"`
-	Line         int           `json:"line"`
-	Tags         []string      `json:"tags"`
-	Requirements []string      `json:"requirements"` // the requirement IDs among the tags
-	Verdict      Verdict       `json:"verdict"`
-	Reason       string        `json:"reason,omitempty"`   // why skipped, not applicable, or failed
-	Warnings     []string      `json:"warnings,omitempty"` // remarks that do not fail the scenario
-	Notes        []string      `json:"notes,omitempty"`    // facts a reader needs, e.g. which run issued a token
-	Started      time.Time     `json:"started"`
-	Duration     time.Duration `json:"duration_ns"`
-	Steps        []StepResult  `json:"steps"`
-	Exchanges    []Exchange    `json:"exchanges"`
+	ID           string   `json:"id"` // stable: feature file and line, e.g. "token.feature:12"
+	Feature      string   `json:"feature"`
+	Name         string   `json:"name"`
+	URI          string   `json:"uri"`
+	Line         int      `json:"line"`
+	Tags         []string `json:"tags"`
+	Requirements []string `json:"requirements"` // the requirement IDs among the tags
+	Verdict      Verdict  `json:"verdict"`
+	Reason       string   `json:"reason,omitempty"`   // why skipped, not applicable, or failed
+	Warnings     []string `json:"warnings,omitempty"` // remarks that do not fail the scenario
+	Notes        []string `json:"notes,omitempty"`    // facts a reader needs, e.g. which run issued a token
+	// Screenshots are what the PSU's browser showed when a journey failed (PNG, with what
+	// the PSU typed emptied first).
+	Screenshots []Screenshot  `json:"screenshots,omitempty"`
+	Started     time.Time     `json:"started"`
+	Duration    time.Duration `json:"duration_ns"`
+	Steps       []StepResult  `json:"steps"`
+	Exchanges   []Exchange    `json:"exchanges"`
+}
+
+// Screenshot is a picture of the bank's page where a PSU journey stopped.
+type Screenshot struct {
+	URL   string `json:"url"`
+	Title string `json:"title"`
+	PNG   []byte `json:"png"` // base64 in JSON
 }
 
 // StepResult is one Gherkin step as it ran.
