@@ -20,6 +20,9 @@ import (
 // `Get "url":` prefix (the exchange records the URL). "" for a nil error.
 func Describe(err error) string { return describeAfter(err, 0) }
 
+// DescribeAfter is Describe, saying how long a timeout took: "timeout after 2s".
+func DescribeAfter(err error, elapsed time.Duration) string { return describeAfter(err, elapsed) }
+
 // describeAfter is Describe, saying how long a timeout took when elapsed is known.
 func describeAfter(err error, elapsed time.Duration) string {
 	if err == nil {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ const (
 	TLSOldVersionsOnly  Behaviour = "tls-1.0-1.1-only"       // the server speaks only TLS 1.0 and 1.1
 )
 
+// ErrUnknownBehaviour is Start's error for a name that is not one of Behaviours.
+var ErrUnknownBehaviour = errors.New("hostilebank: unknown behaviour")
+
 // ForeignHost is where AuthorizeForeignRedirect sends the browser (.invalid never resolves).
 const ForeignHost = "elsewhere.invalid"
 
@@ -97,7 +101,7 @@ func Behaviours() []Behaviour {
 // and every connection, and returns once every handler has ended.
 func Start(dir string, b Behaviour) (profilePath string, stop func(), err error) {
 	if !slices.Contains(Behaviours(), b) {
-		return "", nil, fmt.Errorf("hostilebank: unknown behaviour %q", b)
+		return "", nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownBehaviour, b, Behaviours())
 	}
 	now := time.Now()
 	pki, err := eidas.NewTestPKI(now)
@@ -149,6 +153,9 @@ func serverTLS(bank *aspsp.Bank, pki *eidas.TestPKI, b Behaviour, now time.Time)
 		pool := x509.NewCertPool()
 		pool.AddCert(pki.Untrusted.Cert)
 		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		// TLS 1.2 verifies the client inside the handshake, so the client always sees the
+		// alert; with TLS 1.3 it may first see the reset of the connection it wrote to.
+		c.MaxVersion = tls.VersionTLS12
 	case TLSUntrustedServer:
 		kp, err := pki.Untrusted.IssueServer([]string{"127.0.0.1", "::1", "localhost"}, now.Add(-time.Hour), now.AddDate(0, 0, 1))
 		if err != nil {
@@ -168,10 +175,16 @@ func profileYAML(ref []byte, base string, b Behaviour) ([]byte, error) {
 		return nil, fmt.Errorf("hostilebank: reading the reference bank's profile: %w", err)
 	}
 	m["name"] = "stetconform hostile bank (" + string(b) + ")"
-	m["endpoints"] = map[string]any{
-		"authorize": base + aspsp.PathAuthorize,
-		"token":     base + aspsp.PathToken,
-		"accounts":  base + aspsp.PathAccounts,
+	// The reference bank was never started, so its endpoints are bare paths: put this
+	// server in front of each.
+	endpoints, _ := m["endpoints"].(map[string]any)
+	for k, v := range endpoints {
+		if path, ok := v.(string); ok && strings.HasPrefix(path, "/") {
+			endpoints[k] = base + path
+		}
+	}
+	if endpoints["token"] != base+aspsp.PathToken {
+		return nil, fmt.Errorf("hostilebank: the reference bank's profile has no token endpoint at %s (endpoints: %v)", aspsp.PathToken, endpoints)
 	}
 	m["timeouts"] = map[string]any{
 		"connect":     ConnectTimeout.String(),
@@ -186,10 +199,25 @@ func profileYAML(ref []byte, base string, b Behaviour) ([]byte, error) {
 type server struct {
 	behaviour Behaviour
 	bank      http.Handler
-	done      chan struct{} // closed by stop: hanging handlers give up
-	wg        sync.WaitGroup
+	done      chan struct{}  // closed by stop: hanging handlers give up
+	wg        sync.WaitGroup // the serving goroutine
 	closeOnce sync.Once
 	closeFn   func()
+
+	mu       sync.Mutex
+	stopping bool
+	handlers sync.WaitGroup // handlers in flight; Add only while !stopping
+}
+
+// enter counts a handler in, unless the server is stopping.
+func (s *server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
 }
 
 func (s *server) serveHTTP(ln net.Listener) {
@@ -228,9 +256,13 @@ func (s *server) serveClosing(ln net.Listener) {
 
 func (s *server) stop() {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
 		close(s.done)
-		s.closeFn()
+		s.closeFn() // closes the listener and every connection: handlers see it at once
 		s.wg.Wait()
+		s.handlers.Wait()
 	})
 }
 
@@ -238,8 +270,11 @@ func (s *server) stop() {
 func (s *server) handler() http.Handler {
 	hostile := s.hostileHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.wg.Add(1)
-		defer s.wg.Done()
+		if !s.enter() {
+			http.Error(w, "the bank is stopping", http.StatusServiceUnavailable)
+			return
+		}
+		defer s.handlers.Done()
 		if hostile != nil && r.URL.Path == s.target() {
 			hostile(w, r)
 			return
@@ -454,7 +489,3 @@ func errorPage(title string) string {
 	return "<!DOCTYPE html>\n<html><head><title>" + title + "</title></head>\n<body><h1>" + title +
 		"</h1><p>Please try again later. Reference: 4f2a-91c0</p></body></html>\n"
 }
-
-// ErrUnknownBehaviour is not used by Start's callers directly; Start says which name was
-// unknown. It exists so that callers can test for it.
-var ErrUnknownBehaviour = errors.New("hostilebank: unknown behaviour")
