@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/stetconform/stetconform/internal/evidence"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
@@ -66,7 +69,53 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 	}
 	w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script)
 	if w.outcome.Callback == nil {
-		return fmt.Errorf("the PSU journey for %s never reached the callback %s: %v", c.Describe(), c.RedirectURI, w.journeyErr)
+		return fmt.Errorf("the PSU journey for %s never reached the callback %s: %s", c.Describe(), c.RedirectURI, journeyError(w.journeyErr))
+	}
+	return nil
+}
+
+// journeyError says why a PSU journey stopped, in words: a transport failure is named
+// ("connection reset by peer") with the request it hit, not as a raw Go error.
+func journeyError(err error) string {
+	if err == nil {
+		return "the journey ended without reaching it"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		where := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			where = u.Scheme + "://" + u.Host + u.Path
+		}
+		msg := fmt.Sprintf("%s %s: %s", ue.Op, where, evidence.Describe(ue.Err))
+		if s := err.Error(); !strings.HasPrefix(s, ue.Error()) {
+			// The driver said where it was before the request failed.
+			prefix, _, _ := strings.Cut(s, ue.Error())
+			msg = prefix + msg
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+// journeyInconclusive says why a journey that never reached a callback proves nothing:
+// the PSU's browser never got an answer from the bank, or went round in a redirect loop.
+// A journey the bank stopped on one of its own pages is conclusive.
+func (w *World) journeyInconclusive() error {
+	o, err := w.outcome, w.journeyErr
+	var ue *url.Error
+	var ne net.Error
+	switch {
+	case o.Callback != nil:
+		return nil
+	case o.LastStatus == 0:
+		return fmt.Errorf("the PSU's browser never got a page from the bank, so this proves nothing: %s", journeyError(err))
+	case o.Redirects >= 20 || err != nil && strings.Contains(err.Error(), "redirect loop"):
+		return fmt.Errorf("the PSU's browser went round a redirect loop, so this proves nothing: %s", journeyError(err))
+	case errors.As(err, &ue), errors.As(err, &ne), err != nil && strings.Contains(err.Error(), "net::ERR_"):
+		return fmt.Errorf("the PSU's journey broke off without an answer, so this proves nothing: %s", journeyError(err))
+	}
+	if o.LastStatus >= 500 {
+		w.warn("the bank answered HTTP %d where an error page was expected", o.LastStatus)
 	}
 	return nil
 }
@@ -84,32 +133,64 @@ func (w *World) psuApproved(ctx context.Context, c *profile.Client) error {
 	return nil
 }
 
+// maxAuthRedirects bounds the redirects followed from GET /authorize to the login page.
+const maxAuthRedirects = 10
+
+// browserOpensAuthorization opens GET /authorize as the PSU's browser (no client
+// certificate) and follows the bank's redirects to the first page it shows, stopping at
+// a redirect to the callback.
 func (w *World) browserOpensAuthorization(ctx context.Context, c *profile.Client) error {
 	w.sentState, w.authClient, w.redirectURI = newState(), c, c.RedirectURI
-	req, err := http.NewRequest(http.MethodGet, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), nil)
-	if err != nil {
-		return err
+	next := w.authorizeURL(c.ClientID, c.RedirectURI, "code")
+	w.authStart = authStart{}
+	jar, _ := cookiejar.New(nil)
+	hc := *w.browser()
+	hc.Jar = jar
+	for hop := 0; ; hop++ {
+		req, err := http.NewRequest(http.MethodGet, next, nil)
+		if err != nil {
+			return err
+		}
+		a := w.do(ctx, &hc, req)
+		w.authStart.page = a
+		if a.err != nil || a.status < 300 || a.status >= 400 {
+			return nil
+		}
+		loc, err := req.URL.Parse(a.header.Get("Location"))
+		switch {
+		case err != nil || a.header.Get("Location") == "":
+			return nil
+		case strings.HasPrefix(loc.String(), c.RedirectURI):
+			w.authStart.callback = loc
+			return nil
+		case hop >= maxAuthRedirects:
+			w.authStart.loop = true
+			return nil
+		}
+		next = loc.String()
 	}
-	w.firstAnswer = w.do(ctx, w.browser(), req)
-	return nil
+}
+
+// authStart is where the authorization request led the PSU's browser.
+type authStart struct {
+	page     *answer  // the last answer: the login page, or why there is none
+	callback *url.URL // a redirect to the callback instead of a login page
+	loop     bool     // more than maxAuthRedirects redirects
 }
 
 func (w *World) bankStartsAuthentication() error {
-	a := w.firstAnswer
+	st, a := w.authStart, w.authStart.page
 	switch {
+	case st.callback != nil:
+		q := st.callback.Query()
+		return fmt.Errorf("expected the PSU's authentication to start; the bank sent the browser straight back to the callback (error=%q, error_description=%q)",
+			q.Get("error"), q.Get("error_description"))
+	case st.loop:
+		return fmt.Errorf("expected a login page; the bank sent the PSU's browser through more than %d redirects (redirect loop)", maxAuthRedirects)
 	case a.err != nil:
 		return fmt.Errorf("expected the authorization endpoint to answer a browser that presents no client certificate; %s", a)
 	case a.status >= 300 && a.status < 400:
-		loc := a.header.Get("Location")
-		if strings.HasPrefix(loc, w.redirectURI) {
-			u, _ := url.Parse(loc)
-			return fmt.Errorf("expected the PSU's authentication to start; the bank sent the browser straight back to the callback (error=%q, error_description=%q)",
-				u.Query().Get("error"), u.Query().Get("error_description"))
-		}
-		if loc == "" {
-			return fmt.Errorf("expected a login page or a redirect to it; the bank answered HTTP %d without a Location", a.status)
-		}
-		return nil
+		return fmt.Errorf("expected a login page or a redirect to it; the bank answered HTTP %d without a usable Location", a.status)
 	case a.status == http.StatusOK:
 		return nil
 	default:
@@ -178,13 +259,13 @@ func (w *World) neverSentTo(target string) error {
 	if cb := w.outcome.Callback; cb != nil {
 		return fmt.Errorf("expected the bank never to send the PSU's browser to %s; it did: %s", target, redactQuery(cb))
 	}
-	return nil
+	return w.journeyInconclusive()
 }
 
 func (w *World) noAccessTokenInBrowser() error {
 	cb := w.outcome.Callback
 	if cb == nil {
-		return nil // an error page: the request was refused without a redirect
+		return w.journeyInconclusive() // else an error page: refused without a redirect
 	}
 	frag, _ := url.ParseQuery(cb.Fragment)
 	q := cb.Query()

@@ -195,7 +195,7 @@ func (w *World) refusedWith(codes ...string) error {
 	case a.err != nil:
 		return fmt.Errorf("expected HTTP 400 with error %s; %s", want, a)
 	case a.status >= 200 && a.status < 300:
-		return fmt.Errorf("expected the bank to refuse with error %s; it answered HTTP %d%s", want, a.status, tokenHint(a))
+		return fmt.Errorf("expected the bank to refuse with error %s; it answered %s%s", want, a, tokenHint(a))
 	}
 	got := a.str("error")
 	if !slices.Contains(codes, got) {
@@ -209,7 +209,7 @@ func (w *World) refusedWith(codes ...string) error {
 
 func tokenHint(a *answer) string {
 	if a.str("access_token") != "" {
-		return " with an access token"
+		return ", with an access token"
 	}
 	return ""
 }
@@ -242,7 +242,7 @@ func (w *World) errorResponseIsRFC() error {
 func (w *World) clientRefused() error {
 	a := w.last
 	mode := w.p.Options.ClientMismatch
-	if a.err != nil {
+	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
 		if mode == "http" {
 			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares client_mismatch: http); %s", a)
 		}
@@ -251,8 +251,8 @@ func (w *World) clientRefused() error {
 		}
 		return nil
 	}
-	if a.status >= 200 && a.status < 300 {
-		return fmt.Errorf("expected the bank to refuse the client; it answered HTTP %d%s", a.status, tokenHint(a))
+	if a.err != nil || a.status >= 200 && a.status < 300 {
+		return fmt.Errorf("expected the bank to refuse the client; it answered %s%s", a, tokenHint(a))
 	}
 	if mode == "tls" {
 		return fmt.Errorf("expected the TLS handshake to fail (the profile declares client_mismatch: tls); the bank answered %s", a)
@@ -264,22 +264,39 @@ func (w *World) clientRefused() error {
 }
 
 // roleAsksAccess runs the whole flow for the TPP lacking the AISP role, noting where the
-// bank stops it.
+// bank refused it. Only a refusal counts: an OAuth error, an error page of the bank, or
+// 401/403 on the accounts. A bank that fails (no answer, 5xx) has refused nothing, and the
+// check says it cannot conclude.
 func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	if err := w.psuDecides(ctx, c, true); err != nil {
-		w.roleRefusedAt = "the authorization journey (" + err.Error() + ")"
-		return nil
+		if o := w.outcome; o.LastStatus >= 400 && o.LastStatus < 500 {
+			w.roleRefusedAt = fmt.Sprintf("the authorization journey (HTTP %d: %s)", o.LastStatus, o.LastTitle)
+			return nil
+		}
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %w", err)
 	}
 	q := w.outcome.Callback.Query()
 	if q.Get("code") == "" {
-		w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", q.Get("error"))
-		return nil
+		if e := q.Get("error"); e != "" {
+			w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", e)
+			return nil
+		}
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
 	}
 	w.code, w.codeOwner = q.Get("code"), c
 	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
-	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+	switch {
+	case a.status == 0 && a.err != nil && isTLSRefusal(a.err):
+		w.roleRefusedAt = "the TLS handshake of the token endpoint (" + evidence.Describe(a.err) + ")"
+		return nil
+	case a.err != nil || a.status >= 500:
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint failed: %s", a)
+	case a.status >= 400 && (a.str("error") != "" || a.status == http.StatusUnauthorized || a.status == http.StatusForbidden),
+		a.str("error") != "" && a.str("access_token") == "": // an OAuth error, even under a wrong status (TOKEN-13's business)
 		w.roleRefusedAt = "the token endpoint (" + a.String() + ")"
 		return nil
+	case a.status != http.StatusOK || a.str("access_token") == "":
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %s", a)
 	}
 	if err := w.keepTokens(c, a); err != nil {
 		return err
@@ -287,8 +304,11 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	// A token may still be issued (without the aisp scope, say): what matters is that it
 	// does not open the accounts.
 	r := w.callAccounts(ctx, c, "Bearer", w.tokens.access)
-	if r.err == nil && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden) {
+	switch {
+	case r.err == nil && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
 		w.roleRefusedAt = fmt.Sprintf("the accounts resource (HTTP %d)", r.status)
+	case r.err != nil || r.status != http.StatusOK:
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the accounts resource answered %s", r)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ type World struct {
 	redirectURI string
 	outcome     *psu.Outcome
 	journeyErr  error
-	firstAnswer *answer // the first answer of GET /authorize, not followed
+	authStart   authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
 
 	// The code and the tokens.
 	code      string

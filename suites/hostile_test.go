@@ -47,24 +47,10 @@ func (c hostileCase) expect(s report.ScenarioResult) (report.Verdict, string) {
 	return report.Passed, ""
 }
 
-// Known limits of the suite, which these runs expose: the verdicts are not asserted, so
-// that this suite does not enshrine them (see the report of issue 3).
-const (
-	// MTLS-03 passes when the bank stops the role-less TPP anywhere; a journey or a token
-	// request that fails for any reason (timeout, 5xx, TLS) counts as that stop.
-	roleStopAnywhere = "the suite counts any failure of the journey or of /token as the refusal of the role-less TPP"
-	// AUTHZ-06/07/08 check only that the browser never reaches a callback; a journey that
-	// cannot run at all proves that vacuously.
-	vacuousNeverSent = "the suite accepts a journey that fails for any reason as 'never sent to the callback'"
-	// AUTHZ-01 looks only at the first answer of /authorize; a redirect anywhere passes.
-	firstAnswerOnly = "the suite looks only at the first answer of /authorize, and it is a redirect"
-)
-
 // tokenCase: /token misbehaves. Only what needs no token endpoint passes.
 func tokenCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		pass:      []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "BEARER-03"},
-		unchecked: map[string]string{"MTLS-03": roleStopAnywhere}}
+		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "BEARER-03"}}
 }
 
 // accountsCase: the accounts resource misbehaves. Only the checks that call it fail.
@@ -76,19 +62,12 @@ func accountsCase(b hostilebank.Behaviour, cause string) hostileCase {
 // authorizeCase: /authorize misbehaves. What needs no code passes.
 func authorizeCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		pass: []string{"BEARER-03", "TOKEN-11", "TOKEN-13", "REFRESH-09"},
-		unchecked: map[string]string{
-			"AUTHZ-01": firstAnswerOnly, "AUTHZ-06": vacuousNeverSent, "AUTHZ-07": vacuousNeverSent,
-			"AUTHZ-08": vacuousNeverSent, "MTLS-03": roleStopAnywhere,
-		}}
+		pass: []string{"BEARER-03", "TOKEN-11", "TOKEN-13", "REFRESH-09"}}
 }
 
 // tlsCase: no TLS connection works. Everything fails.
 func tlsCase(b hostilebank.Behaviour, cause string) hostileCase {
-	return hostileCase{behaviour: b, cause: cause, unchecked: map[string]string{
-		"AUTHZ-06": vacuousNeverSent, "AUTHZ-07": vacuousNeverSent, "AUTHZ-08": vacuousNeverSent,
-		"MTLS-03": roleStopAnywhere,
-	}}
+	return hostileCase{behaviour: b, cause: cause}
 }
 
 // refusalAnswered200 is how a check that expects a refusal names a bank that answers 200
