@@ -4,6 +4,9 @@ BANK    ?=
 TAGS    ?=
 OUT     ?= reports
 BIN     := bin/stetconform
+# The PSU password of the reference bank served by `make bank` (loopback only), which
+# fixtures/banks/reference.yaml reads.
+export REFERENCE_PSU_PASSWORD ?= loopback-reference-psu
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: conformance test bench build bank certs vet clean

@@ -101,7 +101,10 @@ func bankCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bank",
 		Short: "Serve the reference bank alone on loopback and print the bank profile that reaches it",
-		Args:  cobra.NoArgs,
+		Long: `Serve the reference bank alone on loopback and print the bank profile that reaches it.
+The PSU psu1's password is $REFERENCE_PSU_PASSWORD when set (fixtures/banks/reference.yaml
+reads it from there), else random and written into the printed profile.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if list {
@@ -117,7 +120,11 @@ func bankCommand() *cobra.Command {
 			if err := pki.WriteDir(pkiDir); err != nil {
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
-			bank, err := aspsp.New(aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime})
+			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime}
+			if pw := os.Getenv("REFERENCE_PSU_PASSWORD"); pw != "" {
+				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
+			}
+			bank, err := aspsp.New(cfg)
 			if err != nil {
 				return &runner.Error{Code: runner.ExitBadInput, Err: err}
 			}

@@ -104,7 +104,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		}
 	}
 	p := yamlProfile{
-		Name: "stetconform reference bank (embedded)",
+		Name: "stetconform reference bank",
 		Endpoints: yamlEndpoints{
 			Authorize: base + PathAuthorize,
 			Token:     base + PathToken,
