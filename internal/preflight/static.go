@@ -3,7 +3,6 @@ package preflight
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -69,21 +68,13 @@ func (s *statics) trust() {
 		s.add(Fail, "tls.ca", "%s cannot be read: %v", s.p.TLS.CA, err)
 		return
 	}
+	cas, err := profile.ParseCertificates(data)
+	if err != nil {
+		return // Load has parsed the bundle already; nothing new to say
+	}
 	var names []string
 	problems := false
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		ca, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			continue // Load has parsed the bundle already; nothing new to say
-		}
+	for _, ca := range cas {
 		names = append(names, ca.Subject.String())
 		what := fmt.Sprintf("CA certificate %s in %s", ca.Subject, s.p.TLS.CA)
 		problems = s.validity(Fail, "tls.ca", what, ca) || problems

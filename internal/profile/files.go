@@ -82,7 +82,7 @@ func pathErrText(err error) string {
 }
 
 func parseCAPool(data []byte) (*x509.CertPool, error) {
-	certs, err := parseCertificates(data)
+	certs, err := ParseCertificates(data)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +93,8 @@ func parseCAPool(data []byte) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// parseCertificates reads every CERTIFICATE block of a PEM file, in order.
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+// ParseCertificates reads every CERTIFICATE block of a PEM file, in order.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for rest := data; ; {
 		var block *pem.Block
@@ -133,7 +133,7 @@ func (c *checker) loadPEMPair(prefix string, cl *Client, baseDir string) {
 	if !certOK || !keyOK {
 		return
 	}
-	chain, err := parseCertificates(certPEM)
+	chain, err := ParseCertificates(certPEM)
 	if err != nil {
 		c.addAt(prefix+".certificate", "%s: %v", cl.Certificate, err)
 		return
