@@ -4,10 +4,12 @@ Feature: Refreshing the access token
   token (valid 90 days), without a scope, over mutual TLS. Only the TPP the refresh token
   was issued to can use it. Whether the bank rotates refresh tokens is declared in its
   profile. Once the refresh token has expired, the whole flow with SCA starts again.
+  Tokens "from the PSU's consent" come from a new consent, or, with a state file, from a
+  refresh token an earlier run kept, while the bank still honours it.
 
   @REFRESH-01
   Scenario: The TPP refreshes the access token without a scope
-    Given the primary TPP has exchanged a code for tokens
+    Given the primary TPP holds tokens from the PSU's consent
     When the primary TPP refreshes the access token without a scope
     Then the bank answers 200 with a new Bearer access token
 
@@ -25,7 +27,7 @@ Feature: Refreshing the access token
 
   @REFRESH-05
   Scenario: Another TPP cannot use the refresh token
-    Given the primary TPP has exchanged a code for tokens
+    Given the primary TPP holds tokens from the PSU's consent
     When the second TPP refreshes the primary TPP's refresh token with its own certificate and client_id
     Then the bank refuses the token request with one of the errors "invalid_grant, invalid_client"
 

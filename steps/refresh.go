@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/stetconform/stetconform/internal/profile"
+	"github.com/stetconform/stetconform/internal/state"
 )
 
 func (w *World) refreshWithoutScope(ctx context.Context) error {
@@ -13,8 +17,59 @@ func (w *World) refreshWithoutScope(ctx context.Context) error {
 	if w.tokens.refresh == "" {
 		return errors.New("expected a refresh_token from the code exchange; there is none")
 	}
-	w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+	w.beforeRefresh = w.tokens.access
+	if a := w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID)); a.err == nil && a.status == http.StatusOK {
+		_ = w.keepRefreshed(c, a) // the checks read the answer itself
+	}
 	return nil
+}
+
+// keepRefreshed records a refresh response as the current tokens; without a new refresh
+// token in it, the one used stays the current one (RFC 6749 section 6).
+func (w *World) keepRefreshed(c *profile.Client, a *answer) error {
+	used := w.tokens
+	if err := w.keepTokens(c, a); err != nil {
+		return err
+	}
+	if w.tokens.refresh == "" && used != nil {
+		w.tokens.refresh = used.refresh
+	}
+	return nil
+}
+
+// holdsTokens is the precondition of the refresh checks: tokens from the PSU's consent.
+// With a state file, a refresh token kept by an earlier run stands in for a new PSU
+// journey while the bank still honours it; otherwise, or when it does not, the PSU
+// consents again. Either way, the refresh token the scenario ends with is kept for the
+// next run unless the scenario spent it.
+func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
+	w.keepRefreshAtEnd = true
+	if st := w.env.State; st != nil {
+		if kept, ok := st.TakeRefresh(w.p.Endpoints.Token, c.ClientID); ok {
+			w.env.Redactor.Add(kept.RefreshToken)
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken}
+			a := w.postToken(ctx, c, refreshForm(kept.RefreshToken, c.ClientID))
+			if err := w.keepRefreshed(c, a); err == nil {
+				w.previous = nil
+				w.note("tokens obtained without a PSU journey, by refreshing a refresh token kept by run %s", kept.KeptByRun)
+				return nil
+			}
+			w.note("the refresh token kept by run %s no longer works (%s): the PSU consents again", kept.KeptByRun, a)
+			w.tokens = nil
+		}
+	}
+	return w.hasTokens(ctx, c)
+}
+
+// keepRefreshToken hands the scenario's refresh token to the state file for the next
+// run, unless the scenario spent it (replayed it, or gave it to another TPP).
+func (w *World) keepRefreshToken() {
+	st, t := w.env.State, w.tokens
+	if st == nil || !w.keepRefreshAtEnd || w.refreshSpent || t == nil || t.refresh == "" {
+		return
+	}
+	st.KeepRefresh(state.Refresh{Bank: w.p.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,
+		KeptAt: time.Now(), KeptByRun: w.env.RunID})
 }
 
 func (w *World) newBearerToken() error {
@@ -26,7 +81,7 @@ func (w *World) newBearerToken() error {
 	switch {
 	case tok == "":
 		return errors.New("expected a new access_token in the refresh response; there is none")
-	case tok == w.tokens.access:
+	case tok == w.beforeRefresh:
 		return errors.New("expected a new access token; the bank returned the one being refreshed")
 	case !strings.EqualFold(a.str("token_type"), "Bearer"):
 		return fmt.Errorf("expected token_type Bearer in the refresh response; it is %q", a.str("token_type"))

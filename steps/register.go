@@ -34,6 +34,7 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	})
 	sc.StepContext().After(w.afterStep)
 	sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+		w.keepRefreshToken()
 		w.closeIdle()
 		return ctx, nil
 	})
@@ -216,8 +217,12 @@ func (w *World) register(sc *godog.ScenarioContext) {
 	sc.Step(`^the primary TPP has refreshed its access token$`, func(ctx context.Context) error {
 		return w.hasRefreshed(ctx, w.named("primary"))
 	})
+	sc.Step(`^the `+tpp+` TPP holds tokens from the PSU's consent$`, func(ctx context.Context, c string) error {
+		return w.holdsTokens(ctx, w.named(c))
+	})
 	sc.Step(`^the primary TPP refreshes again with the previous refresh token$`, func(ctx context.Context) error {
 		c := w.named("primary")
+		w.refreshSpent = true // a replay may revoke the whole family (RFC 6749 section 10.4)
 		w.postToken(ctx, c, refreshForm(w.previous.refresh, c.ClientID))
 		return nil
 	})
@@ -227,6 +232,7 @@ func (w *World) register(sc *godog.ScenarioContext) {
 			return errors.New("expected a refresh_token for the primary TPP; the bank gave none")
 		}
 		b := w.named("second")
+		w.refreshSpent = true // a bank may revoke a refresh token another TPP presented
 		w.postToken(ctx, b, refreshForm(w.tokens.refresh, b.ClientID))
 		return nil
 	})

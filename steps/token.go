@@ -87,13 +87,13 @@ func (w *World) hasTokens(ctx context.Context, c *profile.Client) error {
 
 // hasRefreshed is the precondition "the TPP has refreshed its access token".
 func (w *World) hasRefreshed(ctx context.Context, c *profile.Client) error {
-	if err := w.hasTokens(ctx, c); err != nil {
+	if err := w.holdsTokens(ctx, c); err != nil {
 		return err
 	}
 	if w.tokens.refresh == "" {
 		return errors.New("expected a refresh_token in the token response; there is none")
 	}
-	return w.keepTokens(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID)))
+	return w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID)))
 }
 
 func (w *World) issuesAccessToken() error {

@@ -93,6 +93,10 @@ type World struct {
 	previous  *tokenSet // the tokens before the last refresh
 	last      *answer   // the bank's last answer to a token or resource request
 
+	beforeRefresh    string // the access token a refresh replaces (REFRESH-01)
+	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
+	refreshSpent     bool   // the scenario replayed its refresh token or gave it away
+
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
 	roleRefusedAt string
 }

@@ -75,3 +75,43 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+var _ = Describe("refresh tokens kept by a run", func() {
+	It("let the next run's refresh checks skip the PSU journey while the bank honours them", func() {
+		dir := GinkgoT().TempDir()
+		pki, err := eidas.NewTestPKI(time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
+		bank, err := aspsp.New(aspsp.Config{PKI: pki})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(bank.Start()).To(Succeed())
+		defer bank.Close()
+		profile := filepath.Join(dir, "bank.yaml")
+		Expect(os.WriteFile(profile, bank.ProfileYAML(filepath.Join(dir, "pki")), 0o600)).To(Succeed())
+		stateFile := filepath.Join(dir, "state.json")
+		var seen []string
+		run := func() (reused int) {
+			seen = nil
+			res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@refresh",
+				OutDir: filepath.Join(dir, "reports"), Console: GinkgoWriter, StateFile: stateFile})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.ExitCode).To(Equal(runner.ExitCompliant))
+			for _, s := range res.Report.Scenarios {
+				Expect(s.Verdict).To(Equal(report.Passed), "%s: %s", s.Name, s.Reason)
+				for _, n := range s.Notes {
+					seen = append(seen, s.Name+": "+n)
+					if strings.Contains(n, "without a PSU journey") {
+						reused++
+					}
+				}
+			}
+			return reused
+		}
+		Expect(run()).To(Equal(0))
+		// REFRESH-01 and REFRESH-02 end with a usable refresh token; REFRESH-04 replays
+		// its token and REFRESH-05 hands it to another TPP, so theirs are not kept. What a
+		// run keeps is for the next run only.
+		Expect(run()).To(Equal(2), "%q", seen)
+		Expect(run()).To(Equal(2), "%q", seen)
+	})
+})

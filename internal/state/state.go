@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Token is an access token kept for a later run.
+// Token is an access token kept for a later run's expiry check.
 type Token struct {
 	Bank        string    `json:"bank"`      // the token endpoint it came from
 	ClientID    string    `json:"client_id"` // the TPP it was issued to
@@ -30,8 +30,22 @@ type Store struct {
 	path string
 	mu   sync.Mutex
 	file struct {
-		Tokens []Token `json:"tokens"`
+		Tokens  []Token   `json:"tokens"`
+		Refresh []Refresh `json:"refresh_tokens,omitempty"` // as loaded: what this run may take
 	}
+	// newRefresh are the refresh tokens kept during this run: saved for the next run, never
+	// taken by this one, so that no scenario depends on what another left behind.
+	newRefresh []Refresh
+}
+
+// Refresh is a refresh token kept so that later runs can run the refresh checks without a
+// new PSU journey, while it is valid.
+type Refresh struct {
+	Bank         string    `json:"bank"`
+	ClientID     string    `json:"client_id"`
+	RefreshToken string    `json:"refresh_token"`
+	KeptAt       time.Time `json:"kept_at"`
+	KeptByRun    string    `json:"kept_by_run"`
 }
 
 // DefaultPath is $XDG_STATE_HOME/stetconform/state.json, or ~/.local/state/... .
@@ -108,10 +122,33 @@ func (s *Store) Keep(t Token) {
 	s.file.Tokens = append(s.file.Tokens, t)
 }
 
+// KeepRefresh adds a refresh token for a later run.
+func (s *Store) KeepRefresh(r Refresh) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.newRefresh = append(s.newRefresh, r)
+}
+
+// TakeRefresh removes and returns the newest refresh token an earlier run kept for bank
+// and clientID.
+func (s *Store) TakeRefresh(bank, clientID string) (Refresh, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.file.Refresh) - 1; i >= 0; i-- {
+		if r := s.file.Refresh[i]; r.Bank == bank && r.ClientID == clientID {
+			s.file.Refresh = append(s.file.Refresh[:i], s.file.Refresh[i+1:]...)
+			return r, true
+		}
+	}
+	return Refresh{}, false
+}
+
 // Save writes the state file (0600, through a temporary file and a rename).
 func (s *Store) Save() error {
 	s.mu.Lock()
-	data, err := json.MarshalIndent(&s.file, "", "  ")
+	out := s.file
+	out.Refresh = append(append([]Refresh(nil), s.file.Refresh...), s.newRefresh...)
+	data, err := json.MarshalIndent(&out, "", "  ")
 	s.mu.Unlock()
 	if err != nil {
 		return err

@@ -57,3 +57,33 @@ func TestOpenRefusesAReadableFile(t *testing.T) {
 		t.Errorf("expected a refusal naming chmod 600, found %v", err)
 	}
 }
+
+func TestRefreshPool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.KeepRefresh(Refresh{Bank: "b", ClientID: "c", RefreshToken: "rt-old"})
+	s.KeepRefresh(Refresh{Bank: "b", ClientID: "c", RefreshToken: "rt-new"})
+	s.KeepRefresh(Refresh{Bank: "other", ClientID: "c", RefreshToken: "rt-other"})
+	if _, ok := s.TakeRefresh("b", "c"); ok {
+		t.Error("a refresh token kept in this run was taken by the same run")
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"rt-new", "rt-old"} {
+		r, ok := s2.TakeRefresh("b", "c")
+		if !ok || r.RefreshToken != want {
+			t.Errorf("expected %s, found %+v %v", want, r, ok)
+		}
+	}
+	if _, ok := s2.TakeRefresh("b", "c"); ok {
+		t.Error("a refresh token of another bank was taken")
+	}
+}
