@@ -34,3 +34,14 @@ Feature: The TPP's certificate and client_id at the token endpoint
     Given the PSU has approved the authorization request of the primary TPP
     When the code is exchanged with the primary TPP's expired certificate
     Then the bank refuses to authenticate the client
+
+  @MTLS-06
+  Scenario: A certificate from an issuer the bank does not trust is refused
+    Given the PSU has approved the authorization request of the primary TPP
+    When the code is exchanged with a certificate carrying the primary TPP's identity from an untrusted issuer
+    Then the bank refuses to authenticate the client
+
+  @MTLS-09
+  Scenario: TLS below 1.2 is refused
+    When the primary TPP connects to the token endpoint with TLS 1.2 and then with TLS 1.1
+    Then the bank accepts TLS 1.2 and refuses TLS 1.1

@@ -73,3 +73,9 @@ Feature: Exchanging the code for tokens
   Scenario: Token endpoint errors are RFC 6749 JSON error responses
     When the primary TPP sends a token request with an unknown code
     Then the error response is JSON with HTTP status 400 and an RFC 6749 error code
+
+  @TOKEN-14
+  Scenario: The token endpoint does not serve GET
+    Given the PSU has approved the authorization request of the primary TPP
+    When the primary TPP sends the code exchange as a GET with the parameters in the query
+    Then the bank refuses the GET without issuing a token

@@ -170,6 +170,23 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		w.postToken(ctx, w.named("primary"), refreshForm(w.tokens.refresh, w.named("second").ClientID))
 		return nil
 	})
+	sc.Step(`^the code is exchanged with a certificate carrying the primary TPP's identity from an untrusted issuer$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		twin, err := untrustedTwin(c)
+		if err != nil {
+			return err
+		}
+		w.exchange(ctx, twin, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP connects to the token endpoint with TLS 1.2 and then with TLS 1.1$`, func(ctx context.Context) error {
+		return w.probeTLSVersions(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank accepts TLS 1.2 and refuses TLS 1.1$`, w.tlsLegacyRefused)
+	sc.Step(`^the primary TPP sends the code exchange as a GET with the parameters in the query$`, func(ctx context.Context) error {
+		return w.getToken(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank refuses the GET without issuing a token$`, w.getRefused)
 	sc.Step(`^the bank refuses to authenticate the client$`, w.clientRefused)
 	sc.Step(`^the TPP without the AISP role asks for AISP access with the PSU's approval$`, func(ctx context.Context) error {
 		return w.roleAsksAccess(ctx, w.named("without_aisp_role"))

@@ -99,6 +99,8 @@ type World struct {
 
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
 	roleRefusedAt string
+	// MTLS-09: TLS handshakes at forced versions.
+	tlsProbe tlsProbe
 }
 
 // tokenSet is what one successful token response gave.

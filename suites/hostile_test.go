@@ -50,7 +50,7 @@ func (c hostileCase) expect(s report.ScenarioResult) (report.Verdict, string) {
 // tokenCase: /token misbehaves. Only what needs no token endpoint passes.
 func tokenCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "BEARER-03"}}
+		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "BEARER-03", "MTLS-09"}}
 }
 
 // accountsCase: the accounts resource misbehaves. Only the checks that call it fail.
@@ -62,7 +62,7 @@ func accountsCase(b hostilebank.Behaviour, cause string) hostileCase {
 // authorizeCase: /authorize misbehaves. What needs no code passes.
 func authorizeCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		pass: []string{"BEARER-03", "TOKEN-11", "TOKEN-13", "REFRESH-09"}}
+		pass: []string{"BEARER-03", "TOKEN-11", "TOKEN-13", "REFRESH-09", "MTLS-09"}}
 }
 
 // tlsCase: no TLS connection works. Everything fails.

@@ -236,8 +236,12 @@ func (b *Bank) Handler() http.Handler { return b.handler }
 // certificate, and client certificates requested but not verified at the handshake (the
 // handlers verify them, to answer invalid_client in HTTP, and the PSU's browser has none).
 func (b *Bank) TLSConfig() *tls.Config {
+	min := uint16(tls.VersionTLS12) // STET Part I section 3.2
+	if b.faults.has(FaultTLS11Accepted) {
+		min = tls.VersionTLS10
+	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
+		MinVersion:   min,
 		Certificates: []tls.Certificate{b.cfg.PKI.Server.TLSCertificate()},
 		ClientAuth:   tls.RequestClientCert,
 	}

@@ -60,6 +60,9 @@ const (
 	FaultUnknownRefresh500      = "unknown-refresh-500"
 	FaultRefreshNotRotated      = "refresh-not-rotated"
 	FaultOldRefreshStillValid   = "old-refresh-still-valid"
+	FaultUntrustedCertAccepted  = "untrusted-cert-accepted"
+	FaultTLS11Accepted          = "tls-1.1-accepted"
+	FaultTokenGetServed         = "token-get-served"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -88,8 +91,9 @@ var faultTable = []Fault{
 	{FaultExpiresInMissing, "Token responses have no expires_in.", []string{"TOKEN-05"}},
 	{FaultExpiresInZero, "Token responses say expires_in 0.", []string{"TOKEN-05"}},
 	// Every check that expects the token endpoint to refuse reads the status and the
-	// error code, so both faults fail all of them, not only the format check TOKEN-13.
-	{FaultErrorsAs200, "Token endpoint errors are sent with HTTP status 200 (JSON body unchanged).", tokenRefusals},
+	// error code, so both faults fail all of them, not only the format check TOKEN-13;
+	// with errors as 200, the 405 to GET /token becomes a 200 too.
+	{FaultErrorsAs200, "Token endpoint errors are sent with HTTP status 200 (JSON body unchanged).", append(slices.Clone(tokenRefusals), "TOKEN-14")},
 	{FaultNonRFCError, "Token endpoint errors say error \"bad_request\" instead of the RFC 6749 code (status kept).", tokenRefusals},
 
 	{FaultNoClientCertAccepted, "A token request without a client certificate is served, trusting its client_id.", []string{"MTLS-01"}},
@@ -97,6 +101,9 @@ var faultTable = []Fault{
 	{FaultClientIDUncheckedAtRefresh, "At refresh, client_id is not compared with the certificate's organizationIdentifier.", []string{"MTLS-02"}},
 	{FaultRoleNotChecked, "A certificate without the PSP_AI role obtains AISP tokens.", []string{"MTLS-03"}},
 	{FaultExpiredCertAccepted, "The client certificate's expiry is ignored (its issuer is still checked).", []string{"MTLS-04"}},
+	{FaultUntrustedCertAccepted, "A client certificate from an untrusted issuer is accepted (its organizationIdentifier is still checked).", []string{"MTLS-06"}},
+	{FaultTLS11Accepted, "The server accepts TLS 1.0 and 1.1.", []string{"MTLS-09"}},
+	{FaultTokenGetServed, "GET /token with the parameters in the query is served like the POST.", []string{"TOKEN-14"}},
 
 	{FaultExpiredTokenAccepted, "The accounts resource does not check the access token's expiry.", []string{"BEARER-04"}},
 	{FaultExpiredTokenNoInvalidToken, "An expired access token gets 401 with a bare Bearer challenge, without error=\"invalid_token\".", []string{"BEARER-04"}},
@@ -111,7 +118,7 @@ var faultTable = []Fault{
 }
 
 // tokenRefusals are the requirements checked by a refusal of the token endpoint.
-var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "REFRESH-04", "REFRESH-05", "REFRESH-09", "TOKEN-07", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
+var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-09", "TOKEN-07", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
 
 // codeExchanges lists the requirements whose checks exchange a code (mostly to get a
 // token first), with extra.

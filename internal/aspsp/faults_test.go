@@ -1,7 +1,11 @@
 package aspsp
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +183,32 @@ var faultCases = map[string]faultCase{
 			expectTokenError(t, tb.token(tb.pki.TPPAUntrusted, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))), 401, "invalid_client")
 		},
 	},
+
+	FaultUntrustedCertAccepted: {
+		probe: func(tb *testBank) bool {
+			return tb.token(tb.pki.TPPAUntrusted, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// The organizationIdentifier is still compared with client_id.
+			expectTokenError(t, tb.token(tb.pki.TPPAUntrusted, exchangeForm(eidas.OrgTPPB, tb.code(eidas.OrgTPPB))), 401, "invalid_client")
+		},
+	},
+	FaultTLS11Accepted: {probe: func(tb *testBank) bool {
+		pool := x509.NewCertPool()
+		pool.AddCert(tb.pki.CA.Cert)
+		u, _ := url.Parse(tb.URL())
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", u.Host,
+			&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err != nil {
+			return false
+		}
+		conn.Close()
+		return true
+	}},
+	FaultTokenGetServed: {probe: func(tb *testBank) bool {
+		form := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+		return tb.get(tb.pki.TPPA, tb.URL()+PathToken+"?"+form.Encode(), nil).status == http.StatusOK
+	}},
 
 	FaultExpiredTokenAccepted: {probe: func(tb *testBank) bool {
 		at := accessToken(tb, tb.pki.TPPA)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -20,6 +22,9 @@ import (
 func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	if b.faults.has(FaultNoCacheControl) {
 		w = &cacheHeaderStripper{ResponseWriter: w}
+	}
+	if r.Method == http.MethodGet && b.faults.has(FaultTokenGetServed) {
+		r = getAsPost(r)
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -176,6 +181,10 @@ func (b *Bank) registeredClient(ctx context.Context, id string) (fosite.Client, 
 func (b *Bank) verifyClientCert(chain []*x509.Certificate) error {
 	now := b.now()
 	err := eidas.VerifyClient(chain, b.roots, now)
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) && b.faults.has(FaultUntrustedCertAccepted) {
+		return nil // the issuer is not checked; the organizationIdentifier still is
+	}
 	if err == nil || !b.faults.has(FaultExpiredCertAccepted) {
 		return err
 	}
@@ -249,4 +258,14 @@ func firstCert(chain []*x509.Certificate) *x509.Certificate {
 		return nil
 	}
 	return chain[0]
+}
+
+// getAsPost turns GET /token?params into the POST of the same form (token-get-served).
+func getAsPost(r *http.Request) *http.Request {
+	q := r.URL.RawQuery
+	r = r.Clone(r.Context())
+	r.Method, r.URL.RawQuery = http.MethodPost, ""
+	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(q)), int64(len(q))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
 }
