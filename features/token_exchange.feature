@@ -39,6 +39,13 @@ Feature: Exchanging the code for tokens
     When the primary TPP exchanges the same code again
     Then the bank refuses the token request with the error "invalid_grant"
 
+  @TOKEN-08 @expiry
+  Scenario: An expired code is refused
+    Given the PSU has approved the authorization request of the primary TPP
+    When the code has outlived the code lifetime the bank declares
+    And the primary TPP exchanges the code at the token endpoint without a scope
+    Then the bank refuses the token request with the error "invalid_grant"
+
   @TOKEN-09
   Scenario: The redirect_uri must be the one of the authorization request
     Given the PSU has approved the authorization request of the primary TPP

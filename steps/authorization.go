@@ -129,7 +129,7 @@ func (w *World) psuApproved(ctx context.Context, c *profile.Client) error {
 	if q.Get("code") == "" {
 		return fmt.Errorf("the bank called the callback without a code (error=%q, error_description=%q)", q.Get("error"), q.Get("error_description"))
 	}
-	w.code, w.codeOwner = q.Get("code"), c
+	w.code, w.codeOwner, w.codeReceived = q.Get("code"), c, time.Now()
 	return nil
 }
 

@@ -41,17 +41,7 @@ func (w *World) waitForExpiry(ctx context.Context) error {
 	if max := w.p.Options.MaxExpiryWait; lifetime+w.p.Options.ExpirySkew > max {
 		return w.expiryAcrossRuns(lifetime, max)
 	}
-	if wait <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("the run was stopped while waiting %s for the access token to expire", wait.Round(time.Second))
-	}
+	return sleep(ctx, wait, "the access token to expire")
 }
 
 func (w *World) answers200() error {
@@ -182,4 +172,32 @@ func (w *World) expiryAcrossRuns(lifetime, max time.Duration) error {
 	st.Keep(fresh)
 	return w.skipBecause("%s; the token is kept in %s and the first run after %s checks it",
 		too, st.Path(), fresh.ExpiresAt.Add(w.p.Options.ExpirySkew).Format(time.RFC3339))
+}
+
+// waitForCodeExpiry waits out the code lifetime the bank declares (options.code_lifetime),
+// counted from the callback, when the profile allows waiting that long.
+func (w *World) waitForCodeExpiry(ctx context.Context) error {
+	life, skew := w.p.Options.CodeLifetime, w.p.Options.ExpirySkew
+	switch {
+	case life <= 0:
+		return w.skipBecause("the bank profile does not declare options.code_lifetime, so the suite cannot know when a code expires")
+	case life+skew > w.p.Options.MaxExpiryWait:
+		return w.skipBecause("the code lives %s (options.code_lifetime), more than options.max_expiry_wait %s allows the suite to wait", life, w.p.Options.MaxExpiryWait)
+	}
+	return sleep(ctx, time.Until(w.codeReceived.Add(life+skew)), "the code to expire")
+}
+
+// sleep waits d, or until the run is stopped.
+func sleep(ctx context.Context, d time.Duration, what string) error {
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the run was stopped while waiting %s for %s", d.Round(time.Second), what)
+	}
 }

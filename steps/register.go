@@ -195,6 +195,7 @@ func (w *World) register(sc *godog.ScenarioContext) {
 
 	// Bearer use.
 	sc.Step(`^the access token has expired$`, w.waitForExpiry)
+	sc.Step(`^the code has outlived the code lifetime the bank declares$`, w.waitForCodeExpiry)
 	sc.Step(`^the `+tpp+` TPP calls the accounts resource with the access token$`, func(ctx context.Context, c string) error {
 		w.callAccounts(ctx, w.named(c), "Bearer", w.tokens.access)
 		return nil

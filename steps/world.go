@@ -87,11 +87,12 @@ type World struct {
 	authStart   authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
 
 	// The code and the tokens.
-	code      string
-	codeOwner *profile.Client
-	tokens    *tokenSet // the current tokens
-	previous  *tokenSet // the tokens before the last refresh
-	last      *answer   // the bank's last answer to a token or resource request
+	code         string
+	codeOwner    *profile.Client
+	codeReceived time.Time // when the callback brought the code
+	tokens       *tokenSet // the current tokens
+	previous     *tokenSet // the tokens before the last refresh
+	last         *answer   // the bank's last answer to a token or resource request
 
 	beforeRefresh    string // the access token a refresh replaces (REFRESH-01)
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end

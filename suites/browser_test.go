@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -23,6 +24,8 @@ var _ = Describe("a run with the browser PSU driver", Label("browser"), func() {
 		}
 		res, err := runner.Run(context.Background(), runner.Options{
 			OutDir: GinkgoT().TempDir(), Console: GinkgoWriter, PSUDriver: "browser",
+			// Chromium closes between the callback and the exchange: room for a busy machine.
+			Bank:        runner.EmbeddedBank{CodeLifetime: 10 * time.Second},
 			Concurrency: 4, // a Chromium per journey: two cores
 		})
 		Expect(err).NotTo(HaveOccurred())

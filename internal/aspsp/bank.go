@@ -159,7 +159,7 @@ func New(cfg Config) (*Bank, error) {
 	b.jour = newJourneys(b.now)
 
 	mem := storage.NewMemoryStore()
-	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient}
+	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient, codeLifetime: cfg.CodeLifetime, now: cfg.Now}
 	for _, reg := range cfg.Clients {
 		if reg.ClientID == "" {
 			return nil, errors.New("aspsp: a client registration has an empty ClientID")

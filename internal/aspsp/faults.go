@@ -63,6 +63,7 @@ const (
 	FaultUntrustedCertAccepted  = "untrusted-cert-accepted"
 	FaultTLS11Accepted          = "tls-1.1-accepted"
 	FaultTokenGetServed         = "token-get-served"
+	FaultCodeNeverExpires       = "code-never-expires"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -83,6 +84,7 @@ var faultTable = []Fault{
 	{FaultCodeReusable, "An authorization code can be exchanged more than once.", []string{"TOKEN-07"}},
 	{FaultCodeAnyRedirectURI, "The redirect_uri of the code exchange is not compared with the authorization request's.", []string{"TOKEN-09"}},
 	{FaultCodeAnyClient, "A code is redeemable by any authenticated TPP, not only the one it was issued to.", []string{"TOKEN-10"}},
+	{FaultCodeNeverExpires, "Authorization codes never expire.", []string{"TOKEN-08"}},
 	// The refresh response says MAC too.
 	{FaultTokenTypeMAC, "Token responses say token_type \"MAC\".", []string{"TOKEN-03", "REFRESH-01"}},
 	{FaultNoCacheControl, "Token responses carry neither Cache-Control: no-store nor Pragma: no-cache.", []string{"TOKEN-04"}},
@@ -118,14 +120,14 @@ var faultTable = []Fault{
 }
 
 // tokenRefusals are the requirements checked by a refusal of the token endpoint.
-var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-09", "TOKEN-07", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
+var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-09", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
 
 // codeExchanges lists the requirements whose checks exchange a code (mostly to get a
 // token first), with extra.
 func codeExchanges(extra ...string) []string {
 	return append([]string{"BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "MTLS-02",
 		"REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "TOKEN-01", "TOKEN-03", "TOKEN-04",
-		"TOKEN-05", "TOKEN-07", "TOKEN-09", "TOKEN-10", "TOKEN-11"}, extra...)
+		"TOKEN-05", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11"}, extra...)
 }
 
 // Faults returns the catalogue of named faults, sorted by name.

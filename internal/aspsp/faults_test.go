@@ -184,6 +184,11 @@ var faultCases = map[string]faultCase{
 		},
 	},
 
+	FaultCodeNeverExpires: {probe: func(tb *testBank) bool {
+		code := tb.code(eidas.OrgTPPA)
+		tb.clock.Advance(2 * DefaultCodeLifetime)
+		return tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, code)).status == http.StatusOK
+	}},
 	FaultUntrustedCertAccepted: {
 		probe: func(tb *testBank) bool {
 			return tb.token(tb.pki.TPPAUntrusted, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))).status == http.StatusOK

@@ -66,6 +66,7 @@ type (
 		ClientMismatch  string `yaml:"client_mismatch"`
 		PKCE            string `yaml:"pkce"`
 		ScopeAtToken    string `yaml:"scope_at_token"`
+		CodeLifetime    string `yaml:"code_lifetime"`
 		MaxExpiryWait   string `yaml:"max_expiry_wait"`
 		ExpirySkew      string `yaml:"expiry_skew"`
 	}
@@ -129,6 +130,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			ClientMismatch:  "http",
 			PKCE:            "none",
 			ScopeAtToken:    "either",
+			CodeLifetime:    b.cfg.CodeLifetime.String(),
 			MaxExpiryWait:   "30s",
 			ExpirySkew:      "250ms", // expires_in is rounded up (token.go), so a small margin is enough
 		},

@@ -31,6 +31,23 @@ type store struct {
 	*storage.MemoryStore
 	faults faultSet
 	client func(id, redirectURI string) *fosite.DefaultClient // builds a client registration
+	// codeLifetime and now set a code's expiry to the instant: fosite rounds it to the
+	// second, and a TPP waiting out the declared lifetime must find the code expired.
+	codeLifetime time.Duration
+	now          func() time.Time
+}
+
+// CreateAuthorizeCodeSession stores a new code with its exact expiry (none under
+// code-never-expires).
+func (s *store) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
+	if sess := req.GetSession(); sess != nil && s.now != nil {
+		exp := s.now().Add(s.codeLifetime)
+		if s.faults.has(FaultCodeNeverExpires) {
+			exp = s.now().Add(100 * 365 * 24 * time.Hour)
+		}
+		sess.SetExpiresAt(fosite.AuthorizeCode, exp)
+	}
+	return s.MemoryStore.CreateAuthorizeCodeSession(ctx, signature, req)
 }
 
 // GetClient looks up a registered client. Under the authorization faults, and only while

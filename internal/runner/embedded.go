@@ -18,6 +18,8 @@ type EmbeddedBank struct {
 	// AccessTokenLifetime is short by default (2s) so that the expired-token check runs in
 	// every embedded run without a long wait.
 	AccessTokenLifetime time.Duration
+	// CodeLifetime is short by default (2s) for the same reason (the expired-code check).
+	CodeLifetime time.Duration
 }
 
 // embedded is a running reference bank with the profile that reaches it.
@@ -37,6 +39,9 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	if opts.AccessTokenLifetime <= 0 {
 		opts.AccessTokenLifetime = 2 * time.Second
 	}
+	if opts.CodeLifetime <= 0 {
+		opts.CodeLifetime = 2 * time.Second
+	}
 	dir, err := os.MkdirTemp("", "stetconform-bank-")
 	if err != nil {
 		return nil, err
@@ -55,7 +60,8 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	if err := pki.WriteDir(filepath.Join(dir, "pki")); err != nil {
 		return nil, err
 	}
-	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime, Faults: opts.Faults})
+	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime,
+		CodeLifetime: opts.CodeLifetime, Faults: opts.Faults})
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,8 @@ const (
 	PSUJourneyTimeout = 5 * time.Second
 	// AccessTokenLifetime is short so that the expiry check runs instead of being skipped.
 	AccessTokenLifetime = 2 * time.Second
+	// CodeLifetime is short for the same reason (the expired-code check).
+	CodeLifetime = 2 * time.Second
 )
 
 const (
@@ -112,7 +114,7 @@ func Start(dir string, b Behaviour) (profilePath string, stop func(), err error)
 	if err := pki.WriteDir(pkiDir); err != nil {
 		return "", nil, err
 	}
-	bank, err := aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: AccessTokenLifetime})
+	bank, err := aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: AccessTokenLifetime, CodeLifetime: CodeLifetime})
 	if err != nil {
 		return "", nil, err
 	}
