@@ -50,3 +50,8 @@ Feature: Using the access token
     Given the primary TPP has exchanged a code for tokens
     When the second TPP calls the accounts resource with the primary TPP's access token
     Then the bank refuses the access token
+
+  @BEARER-09
+  Scenario: A refused request gets a STET error body and its X-Request-ID back
+    When the primary TPP calls the accounts resource with an unknown access token and an X-Request-ID
+    Then the bank answers 401 with a STET error body and echoes the X-Request-ID

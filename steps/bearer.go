@@ -201,3 +201,48 @@ func sleep(ctx context.Context, d time.Duration, what string) error {
 		return fmt.Errorf("the run was stopped while waiting %s for %s", d.Round(time.Second), what)
 	}
 }
+
+// callWithRequestID calls the accounts resource with an unknown token and a fresh
+// X-Request-ID (BEARER-09).
+func (w *World) callWithRequestID(ctx context.Context, c *profile.Client) error {
+	req, err := http.NewRequest(http.MethodGet, w.p.Endpoints.Accounts, nil)
+	if err != nil {
+		return err
+	}
+	for k, v := range w.p.Headers {
+		req.Header.Set(k, expandHeader(v))
+	}
+	w.requestID = newUUID()
+	req.Header.Set("X-Request-ID", w.requestID)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer unknown-"+newUUID())
+	w.do(ctx, w.client(c), req)
+	return nil
+}
+
+// stetErrorBody checks the STET error model (Part III ErrorModel: integer status and
+// message required) and the echo of X-Request-ID.
+func (w *World) stetErrorBody() error {
+	a := w.last
+	if a.err != nil || a.status != http.StatusUnauthorized {
+		return fmt.Errorf("expected HTTP 401; %s", a)
+	}
+	var problems []string
+	if a.fields == nil {
+		problems = append(problems, "the body is not a JSON object")
+	} else {
+		if st, ok := a.fields["status"].(float64); !ok || int(st) != a.status {
+			problems = append(problems, fmt.Sprintf("status is %v, not the integer %d", a.fields["status"], a.status))
+		}
+		if a.str("message") == "" {
+			problems = append(problems, "message is missing")
+		}
+	}
+	if got := a.header.Get("X-Request-ID"); got != w.requestID {
+		problems = append(problems, fmt.Sprintf("X-Request-ID is %q, not the %q sent", got, w.requestID))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("expected a STET error body {status, message} and the X-Request-ID echoed: %s; %s", strings.Join(problems, "; "), a)
+	}
+	return nil
+}

@@ -228,6 +228,10 @@ func (w *World) register(sc *godog.ScenarioContext) {
 	sc.Step(`^the bank answers 401 with a Bearer challenge$`, w.answers401Challenge)
 	sc.Step(`^the bank answers 401 with a Bearer challenge carrying the error "([^"]*)"$`, w.answers401Error)
 	sc.Step(`^the bank refuses the access token$`, w.tokenRefused)
+	sc.Step(`^the primary TPP calls the accounts resource with an unknown access token and an X-Request-ID$`, func(ctx context.Context) error {
+		return w.callWithRequestID(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank answers 401 with a STET error body and echoes the X-Request-ID$`, w.stetErrorBody)
 
 	// Refresh.
 	sc.Step(`^the primary TPP refreshes the access token without a scope$`, w.refreshWithoutScope)

@@ -100,6 +100,7 @@ type World struct {
 
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
 	roleRefusedAt string
+	requestID     string // the X-Request-ID sent (BEARER-09)
 	// MTLS-09: TLS handshakes at forced versions.
 	tlsProbe tlsProbe
 }

@@ -50,19 +50,19 @@ func (c hostileCase) expect(s report.ScenarioResult) (report.Verdict, string) {
 // tokenCase: /token misbehaves. Only what needs no token endpoint passes.
 func tokenCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "BEARER-03", "MTLS-09"}}
+		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "BEARER-03", "BEARER-09", "MTLS-09"}}
 }
 
 // accountsCase: the accounts resource misbehaves. Only the checks that call it fail.
 func accountsCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		fails: []string{"BEARER-01", "BEARER-02", "BEARER-03", "BEARER-04", "BEARER-05", "BEARER-06", "REFRESH-02"}}
+		fails: []string{"BEARER-01", "BEARER-02", "BEARER-03", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-09", "REFRESH-02"}}
 }
 
 // authorizeCase: /authorize misbehaves. What needs no code passes.
 func authorizeCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		pass: []string{"BEARER-03", "TOKEN-11", "TOKEN-13", "REFRESH-09", "MTLS-09"}}
+		pass: []string{"BEARER-03", "BEARER-09", "TOKEN-11", "TOKEN-13", "REFRESH-09", "MTLS-09"}}
 }
 
 // tlsCase: no TLS connection works. Everything fails.

@@ -64,6 +64,7 @@ const (
 	FaultTLS11Accepted          = "tls-1.1-accepted"
 	FaultTokenGetServed         = "token-get-served"
 	FaultCodeNeverExpires       = "code-never-expires"
+	FaultErrorsNotSTET          = "resource-errors-not-stet"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -111,6 +112,7 @@ var faultTable = []Fault{
 	{FaultExpiredTokenNoInvalidToken, "An expired access token gets 401 with a bare Bearer challenge, without error=\"invalid_token\".", []string{"BEARER-04"}},
 	{FaultNoWWWAuthenticate, "The accounts resource's 401 answers have no WWW-Authenticate header.", []string{"BEARER-03", "BEARER-04", "BEARER-05"}},
 	{FaultTokenNotBound, "Access tokens are not bound to the certificate they were issued over.", []string{"BEARER-06"}},
+	{FaultErrorsNotSTET, "The accounts resource's 401 and 403 bodies are plain text, not the STET error model.", []string{"BEARER-09"}},
 	{FaultSchemeCaseSensitive, "Only the exact scheme spelling \"Bearer\" is recognised.", []string{"BEARER-02"}},
 
 	{FaultForeignRefreshAccepted, "A refresh token is accepted from any authenticated TPP.", []string{"REFRESH-05"}},

@@ -184,6 +184,10 @@ var faultCases = map[string]faultCase{
 		},
 	},
 
+	FaultErrorsNotSTET: {probe: func(tb *testBank) bool {
+		a := tb.accounts(tb.pki.TPPA, "Bearer unknown-token")
+		return a.status == http.StatusUnauthorized && !strings.HasPrefix(a.header.Get("Content-Type"), "application/json")
+	}},
 	FaultCodeNeverExpires: {probe: func(tb *testBank) bool {
 		code := tb.code(eidas.OrgTPPA)
 		tb.clock.Advance(2 * DefaultCodeLifetime)

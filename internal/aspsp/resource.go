@@ -3,6 +3,7 @@ package aspsp
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -141,6 +142,12 @@ func (b *Bank) challenge(w http.ResponseWriter, r *http.Request, status int, err
 }
 
 func (b *Bank) writeSTETError(w http.ResponseWriter, r *http.Request, status int, errCode, message string) {
+	if b.faults.has(FaultErrorsNotSTET) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, http.StatusText(status)+": "+message+"\n")
+		return
+	}
 	writeJSON(w, status, stetError{
 		Status:    status,
 		Message:   message,
