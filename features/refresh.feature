@@ -35,3 +35,9 @@ Feature: Refreshing the access token
   Scenario: An unknown refresh token is refused
     When the primary TPP refreshes an unknown refresh token
     Then the bank refuses the token request with the error "invalid_grant"
+
+  @REFRESH-07
+  Scenario: A refresh cannot widen the grant the PSU consented to
+    Given the primary TPP holds tokens from the PSU's consent
+    When the primary TPP refreshes the access token asking for a scope the PSU never granted
+    Then the bank refuses the token request with the error "invalid_scope"

@@ -258,6 +258,18 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		w.postToken(ctx, b, refreshForm(w.tokens.refresh, b.ClientID))
 		return nil
 	})
+	sc.Step(`^the primary TPP refreshes the access token asking for a scope the PSU never granted$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		if w.tokens.refresh == "" {
+			return errors.New("expected a refresh_token for the primary TPP; the bank gave none")
+		}
+		// The only scope the suite ever sends: pisp is a payment role the PSU did not grant.
+		f := refreshForm(w.tokens.refresh, c.ClientID)
+		f.Set("scope", w.p.Scopes.AISP+" pisp")
+		w.refreshSpent = true // a widened grant, if the bank gives one, is not kept
+		w.postToken(ctx, c, f)
+		return nil
+	})
 	sc.Step(`^the primary TPP refreshes an unknown refresh token$`, func(ctx context.Context) error {
 		c := w.named("primary")
 		w.postToken(ctx, c, refreshForm("unknown-"+newUUID(), c.ClientID))

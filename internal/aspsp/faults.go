@@ -65,6 +65,7 @@ const (
 	FaultTokenGetServed         = "token-get-served"
 	FaultCodeNeverExpires       = "code-never-expires"
 	FaultErrorsNotSTET          = "resource-errors-not-stet"
+	FaultRefreshWidensScope     = "refresh-widens-scope"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -90,7 +91,7 @@ var faultTable = []Fault{
 	{FaultTokenTypeMAC, "Token responses say token_type \"MAC\".", []string{"TOKEN-03", "REFRESH-01"}},
 	{FaultNoCacheControl, "Token responses carry neither Cache-Control: no-store nor Pragma: no-cache.", []string{"TOKEN-04"}},
 	// Without a refresh token, no refresh check can run: they fail at their precondition.
-	{FaultNoRefreshToken, "The code exchange issues no refresh token.", []string{"TOKEN-01", "MTLS-02", "REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05"}},
+	{FaultNoRefreshToken, "The code exchange issues no refresh token.", []string{"TOKEN-01", "MTLS-02", "REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07"}},
 	{FaultExpiresInMissing, "Token responses have no expires_in.", []string{"TOKEN-05"}},
 	{FaultExpiresInZero, "Token responses say expires_in 0.", []string{"TOKEN-05"}},
 	// Every check that expects the token endpoint to refuse reads the status and the
@@ -116,19 +117,20 @@ var faultTable = []Fault{
 	{FaultSchemeCaseSensitive, "Only the exact scheme spelling \"Bearer\" is recognised.", []string{"BEARER-02"}},
 
 	{FaultForeignRefreshAccepted, "A refresh token is accepted from any authenticated TPP.", []string{"REFRESH-05"}},
+	{FaultRefreshWidensScope, "A refresh asking for a scope the PSU never granted gets it.", []string{"REFRESH-07"}},
 	{FaultUnknownRefresh500, "An unknown refresh token gets HTTP 500 with an HTML body.", []string{"REFRESH-09"}},
 	{FaultRefreshNotRotated, "Refresh answers without a new refresh_token (and the old one keeps working), while the profile declares rotation.", []string{"REFRESH-04"}},
 	{FaultOldRefreshStillValid, "Refresh returns a new refresh token but the previous one keeps working.", []string{"REFRESH-04"}},
 }
 
 // tokenRefusals are the requirements checked by a refusal of the token endpoint.
-var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-09", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
+var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
 
 // codeExchanges lists the requirements whose checks exchange a code (mostly to get a
 // token first), with extra.
 func codeExchanges(extra ...string) []string {
 	return append([]string{"BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "MTLS-02",
-		"REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "TOKEN-01", "TOKEN-03", "TOKEN-04",
+		"REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "TOKEN-01", "TOKEN-03", "TOKEN-04",
 		"TOKEN-05", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11"}, extra...)
 }
 

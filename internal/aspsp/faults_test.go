@@ -184,6 +184,22 @@ var faultCases = map[string]faultCase{
 		},
 	},
 
+	FaultRefreshWidensScope: {
+		probe: func(tb *testBank) bool {
+			f := refreshForm(eidas.OrgTPPA, refreshToken(tb, tb.pki.TPPA))
+			f.Set("scope", "aisp pisp")
+			a := tb.token(tb.pki.TPPA, f)
+			return a.status == http.StatusOK && strings.Contains(a.field("scope"), "pisp")
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// A refresh that narrows, or repeats, the grant still works.
+			f := refreshForm(eidas.OrgTPPA, refreshToken(tb, tb.pki.TPPA))
+			f.Set("scope", "aisp")
+			if a := tb.token(tb.pki.TPPA, f); a.status != http.StatusOK {
+				t.Errorf("refresh with the granted scope: expected 200, found %d: %s", a.status, a.body)
+			}
+		},
+	},
 	FaultErrorsNotSTET: {probe: func(tb *testBank) bool {
 		a := tb.accounts(tb.pki.TPPA, "Bearer unknown-token")
 		return a.status == http.StatusUnauthorized && !strings.HasPrefix(a.header.Get("Content-Type"), "application/json")

@@ -88,6 +88,19 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if grant == "refresh_token" {
+		// RFC 6749 section 6: a refresh may narrow the grant, never widen it. fosite
+		// ignores the scope parameter of a refresh; the bank refuses a wider one.
+		granted := ar.GetGrantedScopes()
+		for _, sc := range strings.Fields(form.Get("scope")) {
+			switch {
+			case granted.Has(sc):
+			case b.faults.has(FaultRefreshWidensScope):
+				ar.GrantScope(sc)
+			default:
+				b.writeTokenError(w, fosite.ErrInvalidScope.WithHintf("The scope %q was not granted by the PSU; a refresh cannot widen the grant.", sc), 0)
+				return
+			}
+		}
 		// STET: extended_transaction_history comes with the first token only.
 		if req, ok := ar.(*fosite.AccessRequest); ok {
 			req.GrantedScope = slices.DeleteFunc(slices.Clone(req.GrantedScope), func(s string) bool {
