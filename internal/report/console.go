@@ -50,10 +50,21 @@ func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 	fmt.Fprintf(w, "requirements: %s\n", countLine(sum.Requirements))
 	fmt.Fprintf(w, "scenarios:    %s; %d HTTP exchanges\n", countLine(sum.Scenarios), sum.Exchanges)
 	if sum.Passed {
-		fmt.Fprintln(w, paint(ansiBold+ansiGreen, "COMPLIANT"))
+		fmt.Fprintln(w, paint(ansiBold+ansiGreen, "COMPLIANT"), "-", Scope(sum))
 	} else {
-		fmt.Fprintln(w, paint(ansiBold+ansiRed, "NOT COMPLIANT"))
+		fmt.Fprintln(w, paint(ansiBold+ansiRed, "NOT COMPLIANT"), "-", Scope(sum))
 	}
+}
+
+// Scope says what a verdict covers: a COMPLIANT run vouches only for the requirements it
+// checked, and a reader must see how many those were.
+func Scope(sum Summary) string {
+	total, open := 0, sum.Requirements[NotTested]+sum.Requirements[Skipped]+sum.Requirements[NotApplicable]
+	for _, n := range sum.Requirements {
+		total += n
+	}
+	return fmt.Sprintf("%d of the %d requirements of the catalogue checked; %d not checked in this run (not tested, skipped or not applicable, each with its reason)",
+		total-open, total, open)
 }
 
 // summaryOf returns rep's summary, computed on a copy when the caller did not fill it.

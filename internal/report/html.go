@@ -57,6 +57,7 @@ type htmlView struct {
 	Finished     string
 	Duration     string
 	Summary      Summary
+	Scope        string // what the verdict covers: how many requirements were checked
 	ReqCounts    []htmlCount
 	ScenCounts   []htmlCount
 	Endpoints    []htmlPair
@@ -149,6 +150,7 @@ func newHTMLView(rep *Report) htmlView {
 		v.ReqCounts = append(v.ReqCounts, htmlCount{verdict, v.Summary.Requirements[verdict]})
 		v.ScenCounts = append(v.ScenCounts, htmlCount{verdict, v.Summary.Scenarios[verdict]})
 	}
+	v.Scope = Scope(v.Summary)
 	v.Endpoints = sortedPairs(rep.Bank.Endpoints)
 	v.Options = sortedPairs(rep.Bank.Options)
 
