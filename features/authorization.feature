@@ -44,3 +44,9 @@ Feature: Authorization request and callback
   Scenario: A response type other than code is refused
     When the PSU goes through the authorization request of the primary TPP with the response_type "token"
     Then no access token reaches the PSU's browser
+
+  @AUTHZ-13 @pkce
+  Scenario: A PKCE challenge is accepted and its verifier redeems the code
+    When the PSU approves the authorization request of the primary TPP with a PKCE challenge
+    And the primary TPP exchanges the code with its code_verifier
+    Then the bank issues an access token

@@ -86,3 +86,14 @@ Feature: Exchanging the code for tokens
     Given the PSU has approved the authorization request of the primary TPP
     When the primary TPP sends the code exchange as a GET with the parameters in the query
     Then the bank refuses the GET without issuing a token
+
+  @TOKEN-12 @pkce
+  Scenario Outline: A code issued under a PKCE challenge needs its verifier: <verifier> code_verifier
+    Given the PSU has approved the authorization request of the primary TPP with a PKCE challenge
+    When the primary TPP exchanges the code with <verifier> code_verifier
+    Then the bank refuses the token request with one of the errors "invalid_grant, invalid_request"
+
+    Examples:
+      | verifier |
+      | a wrong  |
+      | no       |

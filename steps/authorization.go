@@ -2,6 +2,9 @@ package steps
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +28,10 @@ func (w *World) authorizeURL(clientID, redirectURI, responseType string) string 
 		"redirect_uri":  {redirectURI},
 		"scope":         {w.p.Scopes.AISP},
 		"state":         {w.sentState},
+	}
+	if w.verifier != "" {
+		q.Set("code_challenge", pkceChallenge(w.verifier))
+		q.Set("code_challenge_method", "S256")
 	}
 	u := w.p.Endpoints.Authorize
 	if strings.Contains(u, "?") {
@@ -63,6 +70,9 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 // ends on c's callback.
 func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool) error {
 	w.sentState, w.authClient, w.redirectURI = newState(), c, c.RedirectURI
+	if w.p.Options.PKCE == "required" && w.verifier == "" {
+		w.verifier = newVerifier() // the bank serves no code flow without PKCE
+	}
 	script := w.p.PSU.Refuse
 	if approve {
 		script = w.p.PSU.Approve
@@ -304,4 +314,17 @@ func paramNames(q url.Values) string {
 // redactQuery shows a callback URL with its parameter values hidden (codes are secrets).
 func redactQuery(u *url.URL) string {
 	return fmt.Sprintf("%s://%s%s (parameters: %s)", u.Scheme, u.Host, u.Path, paramNames(u.Query()))
+}
+
+// newVerifier returns a PKCE code_verifier: 43 characters of base64url (RFC 7636 section 4.1).
+func newVerifier() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// pkceChallenge is the S256 code_challenge of verifier (RFC 7636 section 4.2).
+func pkceChallenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

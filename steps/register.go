@@ -55,6 +55,24 @@ func (w *World) register(sc *godog.ScenarioContext) {
 	sc.Step(`^the PSU has approved the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, c string) error {
 		return w.psuApproved(ctx, w.named(c))
 	})
+	sc.Step(`^the PSU (?:approves|has approved) the authorization request of the primary TPP with a PKCE challenge$`, func(ctx context.Context) error {
+		w.verifier = newVerifier()
+		return w.psuApproved(ctx, w.named("primary"))
+	})
+	sc.Step(`^the primary TPP exchanges the code with its code_verifier$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP exchanges the code with (a wrong|no) code_verifier$`, func(ctx context.Context, which string) error {
+		c := w.named("primary")
+		f := codeForm(w.code, c.RedirectURI, c.ClientID)
+		if which == "a wrong" {
+			f.Set("code_verifier", newVerifier())
+		}
+		w.postToken(ctx, c, f)
+		return nil
+	})
 	sc.Step(`^the bank calls the registered callback with a code$`, w.callbackHasCode)
 	sc.Step(`^the callback carries the state exactly as the TPP sent it$`, w.callbackHasState)
 	sc.Step(`^the bank calls the registered callback with an error and without a code$`, w.callbackHasErrorNoCode)
@@ -316,6 +334,9 @@ func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context
 		}
 		if name, ok := strings.CutPrefix(t.Name, "@client:"); ok && w.p.ClientByName(name) == nil {
 			w.na = fmt.Sprintf("the bank profile has no clients.%s", name)
+		}
+		if t.Name == "@pkce" && w.p.Options.PKCE == "none" {
+			w.na = "the bank profile declares options.pkce: none"
 		}
 	}
 	if w.na != "" {

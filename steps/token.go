@@ -42,9 +42,15 @@ func refreshForm(refreshToken, clientID string) url.Values {
 	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {clientID}}
 }
 
-// exchange sends the current code as cert under clientID with redirectURI.
+// exchange sends the current code as cert under clientID with redirectURI, and the PKCE
+// code_verifier when the authorization request carried a challenge (also when another TPP
+// presents the code: as if stolen with it, so that only what is under test differs).
 func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, redirectURI string) *answer {
-	return w.postToken(ctx, cert, codeForm(w.code, redirectURI, clientID))
+	f := codeForm(w.code, redirectURI, clientID)
+	if w.verifier != "" {
+		f.Set("code_verifier", w.verifier)
+	}
+	return w.postToken(ctx, cert, f)
 }
 
 // keepTokens records a successful token response as the current tokens of owner.

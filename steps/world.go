@@ -87,6 +87,7 @@ type World struct {
 	authStart   authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
 
 	// The code and the tokens.
+	verifier     string // the PKCE code_verifier of the authorization request, if any
 	code         string
 	codeOwner    *profile.Client
 	codeReceived time.Time // when the callback brought the code

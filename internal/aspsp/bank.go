@@ -197,6 +197,10 @@ func New(cfg Config) (*Bank, error) {
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 	}
+	if !fs.has(FaultPKCEIgnored) {
+		// PKCE (RFC 7636) when the TPP sends a challenge; S256 only.
+		factories = append(factories, compose.OAuth2PKCEFactory)
+	}
 	if fs.has(FaultResponseTypeToken) {
 		factories = append(factories, compose.OAuth2AuthorizeImplicitFactory)
 	}

@@ -412,7 +412,7 @@ func TestProfileYAML(t *testing.T) {
 	if p.Endpoints.Token != tb.URL()+PathToken || p.Endpoints.Authorize != tb.URL()+PathAuthorize || p.Endpoints.Accounts != tb.URL()+PathAccounts {
 		t.Errorf("endpoints: %+v", p.Endpoints)
 	}
-	if p.Options.RefreshRotation != "rotate" || p.Options.ClientMismatch != "http" || p.Options.PKCE != "none" ||
+	if p.Options.RefreshRotation != "rotate" || p.Options.ClientMismatch != "http" || p.Options.PKCE != "supported" ||
 		p.Options.ScopeAtToken != "either" || p.Options.MaxExpiryWait != 30*time.Second || p.Options.ExpirySkew != 250*time.Millisecond {
 		t.Errorf("options: %+v", p.Options)
 	}
@@ -497,6 +497,26 @@ func TestConcurrentJourneys(t *testing.T) {
 	for i := 0; i < cap(done); i++ {
 		if msg := <-done; msg != "" {
 			t.Error(msg)
+		}
+	}
+}
+
+func TestPKCE(t *testing.T) {
+	tb := startBank(t, Config{})
+	verifier := "the-verifier-the-verifier-the-verifier-0123"
+	q := authzQuery(eidas.OrgTPPA)
+	q.Set("code_challenge", pkceChallenge(verifier))
+	q.Set("code_challenge_method", "S256")
+	for _, c := range []struct {
+		verifier string
+		status   int
+	}{{"a-wrong-verifier-a-wrong-verifier-a-wrong-0123", 400}, {"", 400}, {verifier, 200}} {
+		f := exchangeForm(eidas.OrgTPPA, tb.callback(q, "accept").Get("code"))
+		if c.verifier != "" {
+			f.Set("code_verifier", c.verifier)
+		}
+		if a := tb.token(tb.pki.TPPA, f); a.status != c.status {
+			t.Errorf("code_verifier %q: expected %d, found %d: %s", c.verifier, c.status, a.status, a.body)
 		}
 	}
 }

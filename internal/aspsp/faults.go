@@ -66,6 +66,7 @@ const (
 	FaultCodeNeverExpires       = "code-never-expires"
 	FaultErrorsNotSTET          = "resource-errors-not-stet"
 	FaultRefreshWidensScope     = "refresh-widens-scope"
+	FaultPKCEIgnored            = "pkce-ignored"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -86,6 +87,7 @@ var faultTable = []Fault{
 	{FaultCodeReusable, "An authorization code can be exchanged more than once.", []string{"TOKEN-07"}},
 	{FaultCodeAnyRedirectURI, "The redirect_uri of the code exchange is not compared with the authorization request's.", []string{"TOKEN-09"}},
 	{FaultCodeAnyClient, "A code is redeemable by any authenticated TPP, not only the one it was issued to.", []string{"TOKEN-10"}},
+	{FaultPKCEIgnored, "The PKCE challenge of the authorization request is ignored: any code_verifier, or none, is accepted.", []string{"TOKEN-12"}},
 	{FaultCodeNeverExpires, "Authorization codes never expire.", []string{"TOKEN-08"}},
 	// The refresh response says MAC too.
 	{FaultTokenTypeMAC, "Token responses say token_type \"MAC\".", []string{"TOKEN-03", "REFRESH-01"}},
@@ -124,12 +126,12 @@ var faultTable = []Fault{
 }
 
 // tokenRefusals are the requirements checked by a refusal of the token endpoint.
-var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-13"}
+var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-12", "TOKEN-13"}
 
 // codeExchanges lists the requirements whose checks exchange a code (mostly to get a
 // token first), with extra.
 func codeExchanges(extra ...string) []string {
-	return append([]string{"BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "MTLS-02",
+	return append([]string{"AUTHZ-13", "BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "MTLS-02",
 		"REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "TOKEN-01", "TOKEN-03", "TOKEN-04",
 		"TOKEN-05", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11"}, extra...)
 }

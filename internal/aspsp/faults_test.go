@@ -1,8 +1,10 @@
 package aspsp
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"net/url"
@@ -204,6 +206,22 @@ var faultCases = map[string]faultCase{
 		a := tb.accounts(tb.pki.TPPA, "Bearer unknown-token")
 		return a.status == http.StatusUnauthorized && !strings.HasPrefix(a.header.Get("Content-Type"), "application/json")
 	}},
+	FaultPKCEIgnored: {
+		probe: func(tb *testBank) bool {
+			q := authzQuery(eidas.OrgTPPA)
+			q.Set("code_challenge", pkceChallenge("the-verifier-the-verifier-the-verifier-0123"))
+			q.Set("code_challenge_method", "S256")
+			f := exchangeForm(eidas.OrgTPPA, tb.callback(q, "accept").Get("code"))
+			f.Set("code_verifier", "a-wrong-verifier-a-wrong-verifier-a-wrong-0123")
+			return tb.token(tb.pki.TPPA, f).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// Without a challenge, the ordinary exchange still works.
+			if a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))); a.status != http.StatusOK {
+				t.Errorf("exchange without PKCE: expected 200, found %d", a.status)
+			}
+		},
+	},
 	FaultCodeNeverExpires: {probe: func(tb *testBank) bool {
 		code := tb.code(eidas.OrgTPPA)
 		tb.clock.Advance(2 * DefaultCodeLifetime)
@@ -377,4 +395,10 @@ func TestFaultsCombine(t *testing.T) {
 	if m["token_type"] != "MAC" || m["expires_in"] != 0.0 || a.header.Get("Cache-Control") != "" {
 		t.Fatalf("expected all three faults, found %v %s", a.header, a.body)
 	}
+}
+
+// pkceChallenge is the S256 challenge of a verifier (RFC 7636 section 4.2).
+func pkceChallenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -85,7 +85,7 @@ const (
 // certificate paths inside pkiDir (where PKI.WriteDir wrote; made absolute), PSU scripts
 // for approving and refusing on the bank's pages with the PSU password written literally,
 // and the options the bank declares: rotating refresh tokens, a client_id/certificate
-// mismatch signalled in HTTP, no PKCE.
+// mismatch signalled in HTTP, PKCE supported.
 func (b *Bank) ProfileYAML(pkiDir string) []byte {
 	if abs, err := filepath.Abs(pkiDir); err == nil {
 		pkiDir = abs
@@ -128,7 +128,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		Options: yamlOptions{
 			RefreshRotation: "rotate",
 			ClientMismatch:  "http",
-			PKCE:            "none",
+			PKCE:            "supported",
 			ScopeAtToken:    "either",
 			CodeLifetime:    b.cfg.CodeLifetime.String(),
 			MaxExpiryWait:   "30s",
