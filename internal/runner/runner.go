@@ -263,6 +263,10 @@ func describeBank(rep *report.Report, p *profile.Profile) {
 	rep.Bank.Options = map[string]string{
 		"refresh_rotation": o.RefreshRotation, "client_mismatch": o.ClientMismatch, "pkce": o.PKCE,
 		"scope_at_token": o.ScopeAtToken, "max_expiry_wait": o.MaxExpiryWait.String(), "psu_driver": p.PSU.Driver,
+		"expiry_skew": o.ExpirySkew.String(), "code_lifetime": "not declared",
+	}
+	if o.CodeLifetime > 0 {
+		rep.Bank.Options["code_lifetime"] = o.CodeLifetime.String()
 	}
 	if p.TLS.InsecureSkipVerify {
 		rep.Notices = append(rep.Notices, "tls.insecure_skip_verify is set: the bank's server certificate was NOT verified. This run cannot prove the bank's identity.")
