@@ -41,7 +41,7 @@ func (w *World) authorizeURL(clientID, redirectURI, responseType string) string 
 }
 
 // journey sends the PSU through the bank's pages with script, watching for callback.
-func (w *World) journey(ctx context.Context, authorizeURL, callback string, script psu.Script) {
+func (w *World) journey(ctx context.Context, authorizeURL, callback string, script psu.Script, instruction string) {
 	drv := w.env.NewPSUDriver(w.browser())
 	// The journey itself is bounded by Journey.Timeout; the margin lets a driver take its
 	// screenshot of where the journey stopped.
@@ -52,6 +52,7 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 		CallbackPrefix: callback,
 		Script:         script,
 		Timeout:        w.p.Timeouts.PSUJourney,
+		Instruction:    instruction,
 	})
 	if w.outcome == nil {
 		w.outcome = &psu.Outcome{}
@@ -73,11 +74,11 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 	if w.p.Options.PKCE == "required" && w.verifier == "" {
 		w.verifier = newVerifier() // the bank serves no code flow without PKCE
 	}
-	script := w.p.PSU.Refuse
+	script, instruction := w.p.PSU.Refuse, "REFUSE the consent request."
 	if approve {
-		script = w.p.PSU.Approve
+		script, instruction = w.p.PSU.Approve, "APPROVE the consent request."
 	}
-	w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script)
+	w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script, instruction)
 	if w.outcome.Callback == nil {
 		return fmt.Errorf("the PSU journey for %s never reached the callback %s: %s", c.Describe(), c.RedirectURI, journeyError(w.journeyErr))
 	}
@@ -115,7 +116,7 @@ func (w *World) journeyInconclusive() error {
 	var ue *url.Error
 	var ne net.Error
 	switch {
-	case o.Callback != nil:
+	case o.Callback != nil, o.Reported:
 		return nil
 	case o.LastStatus == 0:
 		return fmt.Errorf("the PSU's browser never got a page from the bank, so this proves nothing: %s", journeyError(err))
@@ -258,7 +259,8 @@ func (w *World) callbackHasErrorNoCode() error {
 // anywhere, and what matters is where the browser is sent.
 func (w *World) psuGoesThrough(ctx context.Context, clientID, redirectURI, responseType, watch string) error {
 	w.sentState, w.redirectURI = newState(), watch
-	w.journey(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch, w.p.PSU.Approve)
+	w.journey(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch, w.p.PSU.Approve,
+		"This request is deliberately wrong: try to APPROVE it; the bank should stop you with an error page.")
 	if w.outcome.Callback == nil && w.journeyErr != nil {
 		w.note("the PSU's journey stopped before any callback: %v", w.journeyErr)
 	}

@@ -275,8 +275,11 @@ func (w *World) clientRefused() error {
 // check says it cannot conclude.
 func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	if err := w.psuDecides(ctx, c, true); err != nil {
-		if o := w.outcome; o.LastStatus >= 400 && o.LastStatus < 500 {
+		if o := w.outcome; o.LastStatus >= 400 && o.LastStatus < 500 || o.Reported {
 			w.roleRefusedAt = fmt.Sprintf("the authorization journey (HTTP %d: %s)", o.LastStatus, o.LastTitle)
+			if o.Reported {
+				w.roleRefusedAt = "the authorization journey (the PSU reports the bank stopped it)"
+			}
 			return nil
 		}
 		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %w", err)

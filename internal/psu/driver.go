@@ -15,6 +15,9 @@ type Journey struct {
 	CallbackPrefix string        // the redirect_uri: the journey ends when the browser is sent to a URL starting with it
 	Script         Script        // what the PSU does on the bank's pages
 	Timeout        time.Duration // the whole journey (profile timeouts.psu_journey); zero means DefaultJourneyTimeout
+	// Instruction tells a person what to do on the bank's pages ("Approve the consent
+	// request."); the manual driver prints it, the scripted drivers follow Script.
+	Instruction string
 }
 
 // Outcome is where the journey ended.
@@ -25,6 +28,9 @@ type Outcome struct {
 	LastTitle  string
 	Redirects  int
 	Screenshot []byte // browser driver, on failure (PNG)
+	// Reported is set when a person (manual driver) reported that the bank stopped the
+	// journey on one of its pages, before any callback.
+	Reported bool
 }
 
 // Driver runs journeys. The error says in plain words why the journey did not reach the

@@ -123,6 +123,11 @@ func (m *ManualDriver) Drive(ctx context.Context, j Journey) (*Outcome, error) {
 			if line == "" {
 				continue
 			}
+			if strings.EqualFold(line, stopWord) {
+				out.Reported = true
+				fmt.Fprintln(m.out, "Noted: the bank stopped the journey before any callback.")
+				return out, fmt.Errorf("%w: the person reports that the bank stopped the journey on one of its pages", ErrNoCallback)
+			}
 			if !j.isCallback(line) {
 				fmt.Fprintf(m.out, "That URL does not start with %s. Paste the full URL the bank sent the browser to:\n", j.CallbackPrefix)
 				continue
@@ -146,10 +151,17 @@ func lineErr(l lineRead) error {
 	return io.EOF
 }
 
+// stopWord is what a person types when the bank stopped the journey on one of its pages.
+const stopWord = "stopped"
+
 // instruct tells the person what to do. The callback, which holds the code, is never
 // printed.
 func (m *ManualDriver) instruct(j Journey, listening string, pasting bool) {
-	fmt.Fprintf(m.out, "\nOpen this URL in a browser (or scan the QR code with the phone that has the banking app),\nsign in at the bank as the PSU and answer the consent request:\n\n  %s\n\n", j.AuthorizeURL)
+	what := j.Instruction
+	if what == "" {
+		what = "Answer the consent request."
+	}
+	fmt.Fprintf(m.out, "\nOpen this URL in a browser (or scan the QR code with the phone that has the banking app)\nand sign in at the bank as the PSU. %s\n\n  %s\n\n", what, j.AuthorizeURL)
 	if isTerminal(m.out) {
 		if qr := qrCode(j.AuthorizeURL); qr != "" {
 			fmt.Fprintln(m.out, qr)
@@ -160,7 +172,7 @@ func (m *ManualDriver) instruct(j Journey, listening string, pasting bool) {
 		fmt.Fprintf(m.out, "Waiting for that redirect on %s for up to %s.\n", listening, shortDuration(j.timeout()))
 	}
 	if pasting {
-		fmt.Fprintf(m.out, "Paste the full URL from the browser's address bar, then press Enter (up to %s):\n", shortDuration(j.timeout()))
+		fmt.Fprintf(m.out, "Paste the full URL from the browser's address bar, then press Enter (up to %s);\nif the bank stops you on one of its pages instead, type %s and press Enter:\n", shortDuration(j.timeout()), stopWord)
 	}
 }
 
