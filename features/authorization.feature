@@ -31,9 +31,15 @@ Feature: Authorization request and callback
     Then the bank calls the registered callback with an error and without a code
 
   @AUTHZ-06
-  Scenario: An unregistered redirect_uri is never redirected to
-    When the PSU goes through the authorization request of the primary TPP with the redirect_uri "https://attacker.invalid/callback"
-    Then the PSU's browser is never sent to "https://attacker.invalid/callback"
+  Scenario Outline: An unregistered or altered redirect_uri is never redirected to: <redirect_uri>
+    When the PSU goes through the authorization request of the primary TPP with <redirect_uri>
+    Then the PSU's browser is never sent to that redirect_uri
+
+    Examples:
+      | redirect_uri                                        |
+      | the redirect_uri "https://attacker.invalid/callback" |
+      | its redirect_uri with an extra path segment         |
+      | its redirect_uri on another port                    |
 
   @AUTHZ-07
   Scenario: An unknown client_id is never redirected to

@@ -16,13 +16,13 @@ Feature: The TPP's certificate and client_id at the token endpoint
   Scenario: A client_id other than the certificate's Authorization Number is refused at code exchange
     Given the PSU has approved the authorization request of the second TPP
     When the primary TPP exchanges the second TPP's code under the second TPP's client_id
-    Then the bank refuses to authenticate the client
+    Then the bank refuses the client_id with invalid_client
 
   @MTLS-02
   Scenario: A client_id other than the certificate's Authorization Number is refused at refresh
     Given the second TPP has exchanged a code for tokens
     When the primary TPP refreshes the second TPP's token under the second TPP's client_id
-    Then the bank refuses to authenticate the client
+    Then the bank refuses the client_id with invalid_client
 
   @MTLS-03 @client:without_aisp_role
   Scenario: A TPP whose certificate lacks the AISP role gets no AISP access

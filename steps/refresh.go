@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,10 +103,38 @@ func (w *World) rotationAsDeclared() error {
 		return errors.New("expected a new refresh token on refresh (the profile declares refresh_rotation: rotate); the bank returned none or the same one")
 	case mode == "reuse" && rotated:
 		return errors.New("expected the refresh token to be kept (the profile declares refresh_rotation: reuse); the bank returned a new one")
+	case rotated && !refused && mode == "rotate":
+		return fmt.Errorf("expected the replaced refresh token to be refused with invalid_grant once a new one was issued (the profile declares refresh_rotation: rotate); %s", replay)
+	case rotated && accepted:
+		// RFC 6749 section 6: the bank MAY revoke the old refresh token. Allowed, but two
+		// live refresh tokens per grant is worth a look.
+		w.warn("the bank issued a new refresh token and the replaced one still works (allowed by RFC 6749 section 6; declare refresh_rotation: rotate to require its revocation)")
 	case rotated && !refused:
-		return fmt.Errorf("expected the replaced refresh token to be refused with invalid_grant once a new one was issued (RFC 6749 section 10.4); %s", replay)
+		return fmt.Errorf("expected the replaced refresh token to be refused with invalid_grant, or to keep working; %s", replay)
 	case !rotated && !accepted:
 		return fmt.Errorf("expected the refresh token to keep working, since the bank issued no new one; %s", replay)
 	}
 	return nil
+}
+
+// widerScopeRefused checks REFRESH-07: a scope the PSU never granted is refused with
+// invalid_scope, or ignored with the granted scope stated in the answer (RFC 6749
+// section 3.3 lets a bank ignore part of a requested scope if it says so).
+func (w *World) widerScopeRefused() error {
+	a := w.last
+	if w.refusedWith("invalid_scope") == nil {
+		return nil
+	}
+	if a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
+		sc, ok := a.fields["scope"].(string)
+		switch {
+		case !ok:
+			return fmt.Errorf("expected invalid_scope; the bank issued a token without saying its scope, which means the scope asked for (RFC 6749 section 5.1), pisp included")
+		case slices.Contains(strings.Fields(sc), "pisp"):
+			return fmt.Errorf("expected invalid_scope; the bank widened the grant to %q", sc)
+		}
+		w.warn("the bank ignored the scope it was asked to widen, and answered with scope %q (allowed by RFC 6749 section 3.3; invalid_scope is clearer)", sc)
+		return nil
+	}
+	return w.refusedWith("invalid_scope")
 }

@@ -76,9 +76,13 @@ func (w *World) register(sc *godog.ScenarioContext) {
 	sc.Step(`^the bank calls the registered callback with a code$`, w.callbackHasCode)
 	sc.Step(`^the callback carries the state exactly as the TPP sent it$`, w.callbackHasState)
 	sc.Step(`^the bank calls the registered callback with an error and without a code$`, w.callbackHasErrorNoCode)
-	sc.Step(`^the PSU goes through the authorization request of the primary TPP with the redirect_uri "([^"]*)"$`, func(ctx context.Context, uri string) error {
+	sc.Step(`^the PSU goes through the authorization request of the primary TPP with (the redirect_uri "[^"]*"|its redirect_uri with an extra path segment|its redirect_uri on another port)$`, func(ctx context.Context, how string) error {
 		c := w.named("primary")
+		uri := alteredRedirect(c.RedirectURI, how)
 		return w.psuGoesThrough(ctx, c.ClientID, uri, "code", uri)
+	})
+	sc.Step(`^the PSU's browser is never sent to that redirect_uri$`, func() error {
+		return w.neverSentTo(w.redirectURI)
 	})
 	sc.Step(`^the PSU goes through the authorization request of the unknown TPP "([^"]*)" with the primary TPP's redirect_uri$`, func(ctx context.Context, id string) error {
 		c := w.named("primary")
@@ -88,7 +92,6 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		c := w.named("primary")
 		return w.psuGoesThrough(ctx, c.ClientID, c.RedirectURI, rt, c.RedirectURI)
 	})
-	sc.Step(`^the PSU's browser is never sent to "([^"]*)"$`, w.neverSentTo)
 	sc.Step(`^the PSU's browser is never sent to the primary TPP's callback$`, func() error {
 		return w.neverSentTo(w.named("primary").RedirectURI)
 	})
@@ -205,7 +208,8 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		return w.getToken(ctx, w.named("primary"))
 	})
 	sc.Step(`^the bank refuses the GET without issuing a token$`, w.getRefused)
-	sc.Step(`^the bank refuses to authenticate the client$`, w.clientRefused)
+	sc.Step(`^the bank refuses to authenticate the client$`, func() error { return w.clientRefused(false) })
+	sc.Step(`^the bank refuses the client_id with invalid_client$`, func() error { return w.clientRefused(true) })
 	sc.Step(`^the TPP without the AISP role asks for AISP access with the PSU's approval$`, func(ctx context.Context) error {
 		return w.roleAsksAccess(ctx, w.named("without_aisp_role"))
 	})
@@ -288,6 +292,7 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		w.postToken(ctx, c, f)
 		return nil
 	})
+	sc.Step(`^the bank refuses the wider scope, or ignores it and says so$`, w.widerScopeRefused)
 	sc.Step(`^the primary TPP refreshes an unknown refresh token$`, func(ctx context.Context) error {
 		c := w.named("primary")
 		w.postToken(ctx, c, refreshForm("unknown-"+newUUID(), c.ClientID))
@@ -334,6 +339,12 @@ func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context
 		}
 		if name, ok := strings.CutPrefix(t.Name, "@client:"); ok && w.p.ClientByName(name) == nil {
 			w.na = fmt.Sprintf("the bank profile has no clients.%s", name)
+		}
+		if t.Name == "@client:expired" {
+			if e, p := w.p.ClientByName("expired"), w.p.ClientByName("primary"); e != nil && p != nil &&
+				(e.Leaf == nil || time.Now().Before(e.Leaf.NotAfter) || e.OrganizationIdentifier() != p.OrganizationIdentifier()) {
+				w.na = "clients.expired is not an expired certificate carrying the primary TPP's organizationIdentifier (see stetconform profile check)"
+			}
 		}
 		if t.Name == "@pkce" && w.p.Options.PKCE == "none" {
 			w.na = "the bank profile declares options.pkce: none"

@@ -244,8 +244,11 @@ func (w *World) errorResponseIsRFC() error {
 }
 
 // clientRefused checks that the bank refused to authenticate the TPP, the way the bank
-// profile declares: by ending the TLS handshake, by HTTP invalid_client, or either.
-func (w *World) clientRefused() error {
+// profile declares: by ending the TLS handshake, by HTTP invalid_client, or either. A
+// certificate the bank cannot accept at all (none, expired, untrusted) may also be refused
+// by a TLS front end with its own 4xx page: allowed, with a warning. A client_id that
+// does not match a valid certificate is the OAuth server's to refuse: strict.
+func (w *World) clientRefused(strict bool) error {
 	a := w.last
 	mode := w.p.Options.ClientMismatch
 	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
@@ -264,6 +267,10 @@ func (w *World) clientRefused() error {
 		return fmt.Errorf("expected the TLS handshake to fail (the profile declares client_mismatch: tls); the bank answered %s", a)
 	}
 	if a.str("error") != "invalid_client" || (a.status != http.StatusBadRequest && a.status != http.StatusUnauthorized) {
+		if !strict && a.status >= 400 && a.status < 500 && a.str("access_token") == "" {
+			w.warn("the bank refused the client with %s, not the RFC 6749 invalid_client error (a TLS front end's page?)", a)
+			return nil
+		}
 		return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (RFC 6749 section 5.2, RFC 8705 section 2); %s", a)
 	}
 	return nil
@@ -275,11 +282,8 @@ func (w *World) clientRefused() error {
 // check says it cannot conclude.
 func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	if err := w.psuDecides(ctx, c, true); err != nil {
-		if o := w.outcome; o.LastStatus >= 400 && o.LastStatus < 500 || o.Reported {
-			w.roleRefusedAt = fmt.Sprintf("the authorization journey (HTTP %d: %s)", o.LastStatus, o.LastTitle)
-			if o.Reported {
-				w.roleRefusedAt = "the authorization journey (the PSU reports the bank stopped it)"
-			}
+		if w.journeyInconclusive() == nil { // stopped on one of the bank's own pages
+			w.roleRefusedAt = "the authorization journey (" + journeyError(w.journeyErr) + ")"
 			return nil
 		}
 		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %w", err)

@@ -79,12 +79,13 @@ type World struct {
 	na        string // reason the scenario does not apply to this bank
 
 	// The authorization journey.
-	sentState   string
-	authClient  *profile.Client
-	redirectURI string
-	outcome     *psu.Outcome
-	journeyErr  error
-	authStart   authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
+	sentState     string
+	authClient    *profile.Client
+	redirectURI   string
+	outcome       *psu.Outcome
+	journeyStopAt []string // further prefixes that end the next journey unrequested
+	journeyErr    error
+	authStart     authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
 
 	// The code and the tokens.
 	verifier     string // the PKCE code_verifier of the authorization request, if any
@@ -155,12 +156,13 @@ func (w *World) browser() *http.Client {
 
 func (w *World) newHTTPClient(tlsConf *tls.Config, actor, org string) *http.Client {
 	t := &http.Transport{
-		DialContext:           w.dialer().DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   w.p.Timeouts.Connect,
-		ResponseHeaderTimeout: w.timeout(),
-		MaxIdleConnsPerHost:   2,
-		ForceAttemptHTTP2:     false,
+		DialContext:            w.dialer().DialContext,
+		TLSClientConfig:        tlsConf,
+		TLSHandshakeTimeout:    w.p.Timeouts.Connect,
+		ResponseHeaderTimeout:  w.timeout(),
+		MaxResponseHeaderBytes: 64 << 10, // a hostile bank's headers are bounded too
+		MaxIdleConnsPerHost:    2,
+		ForceAttemptHTTP2:      false,
 	}
 	w.transports = append(w.transports, t)
 	return &http.Client{

@@ -100,7 +100,10 @@ var faultTable = []Fault{
 	// error code, so both faults fail all of them, not only the format check TOKEN-13;
 	// with errors as 200, the 405 to GET /token becomes a 200 too.
 	{FaultErrorsAs200, "Token endpoint errors are sent with HTTP status 200 (JSON body unchanged).", append(slices.Clone(tokenRefusals), "TOKEN-14")},
-	{FaultNonRFCError, "Token endpoint errors say error \"bad_request\" instead of the RFC 6749 code (status kept).", tokenRefusals},
+	// A refusal of the client itself (no, expired or untrusted certificate) may come from
+	// a TLS front end in its own words: with a 4xx kept, those checks pass with a warning.
+	{FaultNonRFCError, "Token endpoint errors say error \"bad_request\" instead of the RFC 6749 code (status kept).",
+		slices.DeleteFunc(slices.Clone(tokenRefusals), func(id string) bool { return id == "MTLS-01" || id == "MTLS-04" || id == "MTLS-06" })},
 
 	{FaultNoClientCertAccepted, "A token request without a client certificate is served, trusting its client_id.", []string{"MTLS-01"}},
 	{FaultClientIDUncheckedAtExchange, "At code exchange, client_id is not compared with the certificate's organizationIdentifier.", []string{"MTLS-02"}},

@@ -187,10 +187,11 @@ func (b *browserRun) run() error {
 	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
 		return err
 	}
-	_, err = chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{
-		URLPattern:   fetchPattern(b.j.CallbackPrefix),
-		RequestStage: fetch.RequestStageRequest,
-	}}})
+	var patterns []*fetch.RequestPattern
+	for _, p := range b.j.prefixes() {
+		patterns = append(patterns, &fetch.RequestPattern{URLPattern: fetchPattern(p), RequestStage: fetch.RequestStageRequest})
+	}
+	_, err = chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: patterns})
 	if err != nil {
 		return fmt.Errorf("enabling request interception: %v", err)
 	}

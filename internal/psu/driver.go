@@ -15,6 +15,9 @@ type Journey struct {
 	CallbackPrefix string        // the redirect_uri: the journey ends when the browser is sent to a URL starting with it
 	Script         Script        // what the PSU does on the bank's pages
 	Timeout        time.Duration // the whole journey (profile timeouts.psu_journey); zero means DefaultJourneyTimeout
+	// StopAt lists further URL prefixes where the journey ends as at the callback, without
+	// the URL being requested (a registered callback the bank should not have used).
+	StopAt []string
 	// Instruction tells a person what to do on the bank's pages ("Approve the consent
 	// request."); the manual driver prints it, the scripted drivers follow Script.
 	Instruction string
@@ -76,7 +79,17 @@ func (j Journey) check() error {
 
 // isCallback says whether the browser being sent to rawURL ends the journey.
 func (j Journey) isCallback(rawURL string) bool {
-	return strings.HasPrefix(rawURL, j.CallbackPrefix)
+	for _, p := range j.prefixes() {
+		if strings.HasPrefix(rawURL, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// prefixes are the callback prefix and the StopAt ones.
+func (j Journey) prefixes() []string {
+	return append([]string{j.CallbackPrefix}, j.StopAt...)
 }
 
 // MatchGlob reports whether s matches the URL glob pattern, where '*' matches any run of

@@ -96,14 +96,21 @@ func secretVariants(s string) []string {
 
 // String returns s with every known secret, and its URL-encoded forms, replaced by its
 // fingerprint.
+//
+// It also fingerprints, in any text, the values of query parameters and hidden form fields
+// that carry secrets (code=, access_token=, ...): a secret the suite never saw (a code in a
+// URL the bank redirected to by mistake) is caught by its name.
 func (r *Redactor) String(s string) string {
 	r.mu.RLock()
 	rep := r.replacer
 	r.mu.RUnlock()
-	if rep == nil || s == "" {
+	if s == "" {
 		return s
 	}
-	return rep.Replace(s)
+	if rep != nil {
+		s = rep.Replace(s)
+	}
+	return redactText(s)
 }
 
 // Fingerprint returns "[redacted:xxxxxx]", xxxxxx being the first 6 hex digits of the

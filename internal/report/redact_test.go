@@ -367,3 +367,16 @@ func TestWriterHoldsBackASecretStartAtTheCut(t *testing.T) {
 		t.Errorf("output ends %q, want the fingerprint", out.String()[maxPartialLine-5:])
 	}
 }
+
+// A code the suite never saw (sent by the bank to a URL nobody watched) is still caught by
+// its parameter name, wherever the URL lands in a report.
+func TestStringRedactsSecretParametersItNeverSaw(t *testing.T) {
+	r := NewRedactor()
+	s := r.String(`the journey stopped at https://tpp.example/callback?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz: 404`)
+	if strings.Contains(s, "SplxlOBeZQQYbYS6WxSbIA") {
+		t.Fatalf("the code was not redacted: %s", s)
+	}
+	if !strings.Contains(s, "state=xyz") {
+		t.Errorf("the state is no secret and should stay readable: %s", s)
+	}
+}

@@ -198,6 +198,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	rep.Scenarios = env.Results()
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		rep.Notices = append(rep.Notices, "The run was stopped before its end (interrupted or timed out): the verdicts are incomplete.")
+	}
 	if store != nil {
 		if err := store.Save(); err != nil {
 			rep.Notices = append(rep.Notices, "The tokens kept for a later run could not be saved: "+err.Error())
@@ -230,8 +234,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	res := &Result{Report: rep, OutDir: opts.OutDir, ExitCode: ExitNotCompliant}
-	if rep.Summary.Passed {
+	switch {
+	case interrupted:
+		res.ExitCode = ExitCannotRun
+	case rep.Summary.Passed:
 		res.ExitCode = ExitCompliant
+	case rep.Summary.Requirements[report.Failed] == 0:
+		// Nothing failed, and nothing was checked either (all skipped or not applicable):
+		// no verdict, and no green light for a pipeline.
+		fmt.Fprintln(console, "No requirement could be checked in this run: see the reasons of the skipped and not applicable ones.")
+		res.ExitCode = ExitCannotRun
 	}
 	return res, nil
 }
