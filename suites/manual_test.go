@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,7 +16,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/stetconform/stetconform/internal/aspsp"
-	"github.com/stetconform/stetconform/internal/eidas"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
@@ -29,16 +27,7 @@ import (
 // stop), and pastes the callback URL, or "stopped", as a person at the terminal would.
 var _ = Describe("a run with the manual PSU driver", func() {
 	It("passes every scenario with a person answering at the terminal", func() {
-		dir := GinkgoT().TempDir()
-		pki, err := eidas.NewTestPKI(time.Now())
-		Expect(err).NotTo(HaveOccurred())
-		Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
-		bank, err := aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: 2 * time.Second, CodeLifetime: 5 * time.Second})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(bank.Start()).To(Succeed())
-		defer bank.Close()
-		path := filepath.Join(dir, "bank.yaml")
-		Expect(os.WriteFile(path, bank.ProfileYAML(filepath.Join(dir, "pki")), 0o600)).To(Succeed())
+		bank, path, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 5 * time.Second}, nil)
 		prof, err := profile.Load(path)
 		Expect(err).NotTo(HaveOccurred())
 

@@ -15,23 +15,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/stetconform/stetconform/internal/aspsp"
-	"github.com/stetconform/stetconform/internal/eidas"
 	"github.com/stetconform/stetconform/internal/runner"
 )
 
 var _ = Describe("secrets", func() {
 	It("never reach a report or the console: codes, tokens, PSU credentials, private keys", func() {
-		dir := GinkgoT().TempDir()
-		pki, err := eidas.NewTestPKI(time.Now())
-		Expect(err).NotTo(HaveOccurred())
+		bank, profilePath, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 2 * time.Second}, nil)
 		pkiDir := filepath.Join(dir, "pki")
-		Expect(pki.WriteDir(pkiDir)).To(Succeed())
-		bank, err := aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: 2 * time.Second})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(bank.Start()).To(Succeed())
-		defer bank.Close()
-		profilePath := filepath.Join(dir, "bank.yaml")
-		Expect(os.WriteFile(profilePath, bank.ProfileYAML(pkiDir), 0o600)).To(Succeed())
 
 		out := filepath.Join(dir, "reports")
 		var console bytes.Buffer

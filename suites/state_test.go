@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/stetconform/stetconform/internal/aspsp"
-	"github.com/stetconform/stetconform/internal/eidas"
 	"github.com/stetconform/stetconform/internal/report"
 	"github.com/stetconform/stetconform/internal/runner"
 )
@@ -24,22 +23,14 @@ var _ = Describe("access tokens that outlive a run", func() {
 		verdict report.Verdict
 	}{{"", report.Passed}, {aspsp.FaultExpiredTokenAccepted, report.Failed}} {
 		It("are checked for expiry by the next run: bank fault "+orNone(c.fault), func() {
-			dir := GinkgoT().TempDir()
-			pki, err := eidas.NewTestPKI(time.Now())
-			Expect(err).NotTo(HaveOccurred())
-			Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
 			var faults []string
 			if c.fault != "" {
 				faults = []string{c.fault}
 			}
-			bank, err := aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: 3 * time.Second, Faults: faults})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(bank.Start()).To(Succeed())
-			defer bank.Close()
-			yaml := strings.Replace(string(bank.ProfileYAML(filepath.Join(dir, "pki"))), "max_expiry_wait: 30s", "max_expiry_wait: 1s", 1)
-			Expect(yaml).To(ContainSubstring("max_expiry_wait: 1s"))
-			profile := filepath.Join(dir, "bank.yaml")
-			Expect(os.WriteFile(profile, []byte(yaml), 0o600)).To(Succeed())
+			_, profile, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 3 * time.Second, Faults: faults}, func(yaml string) string {
+				Expect(yaml).To(ContainSubstring("max_expiry_wait: 30s"))
+				return strings.Replace(yaml, "max_expiry_wait: 30s", "max_expiry_wait: 1s", 1)
+			})
 			stateFile := filepath.Join(dir, "state", "state.json")
 			run := func() report.ScenarioResult {
 				res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@BEARER-04",
@@ -78,16 +69,7 @@ func orNone(s string) string {
 
 var _ = Describe("refresh tokens kept by a run", func() {
 	It("let the next run's refresh checks skip the PSU journey while the bank honours them", func() {
-		dir := GinkgoT().TempDir()
-		pki, err := eidas.NewTestPKI(time.Now())
-		Expect(err).NotTo(HaveOccurred())
-		Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
-		bank, err := aspsp.New(aspsp.Config{PKI: pki})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(bank.Start()).To(Succeed())
-		defer bank.Close()
-		profile := filepath.Join(dir, "bank.yaml")
-		Expect(os.WriteFile(profile, bank.ProfileYAML(filepath.Join(dir, "pki")), 0o600)).To(Succeed())
+		_, profile, dir := referenceBank(aspsp.Config{}, nil)
 		stateFile := filepath.Join(dir, "state.json")
 		var seen []string
 		run := func() (reused int) {
