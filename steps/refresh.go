@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -137,4 +138,32 @@ func (w *World) widerScopeRefused() error {
 		return nil
 	}
 	return w.refusedWith("invalid_scope")
+}
+
+// revoke asks the bank's revocation endpoint (RFC 7009) to revoke the current refresh or
+// access token, as TPP c (its own certificate and client_id).
+func (w *World) revoke(ctx context.Context, c *profile.Client, kind string) error {
+	tok := w.tokens.access
+	if kind == "refresh" {
+		tok = w.tokens.refresh
+		w.refreshSpent = true
+	}
+	if tok == "" {
+		return fmt.Errorf("expected a %s token to revoke; the bank gave none", kind)
+	}
+	form := url.Values{"token": {tok}, "token_type_hint": {kind + "_token"}, "client_id": {c.ClientID}}
+	req, err := http.NewRequest(http.MethodPost, w.p.Endpoints.Revoke, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w.do(ctx, w.client(c), req)
+	return nil
+}
+
+func (w *World) revocationConfirmed() error {
+	if a := w.last; a.err != nil || a.status != http.StatusOK {
+		return fmt.Errorf("expected HTTP 200 to the revocation (RFC 7009 section 2.2); %s", a)
+	}
+	return nil
 }

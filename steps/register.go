@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -293,6 +294,23 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		return nil
 	})
 	sc.Step(`^the bank refuses the wider scope, or ignores it and says so$`, w.widerScopeRefused)
+	sc.Step(`^the (primary|second) TPP revokes (its|the primary TPP's) (refresh|access) token$`, func(ctx context.Context, who, _, kind string) error {
+		return w.revoke(ctx, w.named(who), kind)
+	})
+	sc.Step(`^the bank confirms the revocation$`, w.revocationConfirmed)
+	sc.Step(`^the primary TPP's refresh with that token is refused with "([^"]*)"$`, func(ctx context.Context, code string) error {
+		c := w.named("primary")
+		w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+		return w.refusedWith(code)
+	})
+	sc.Step(`^the primary TPP can still refresh its access token$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		a := w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+		if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
+		}
+		return nil
+	})
 	sc.Step(`^the primary TPP refreshes an unknown refresh token$`, func(ctx context.Context) error {
 		c := w.named("primary")
 		w.postToken(ctx, c, refreshForm("unknown-"+newUUID(), c.ClientID))
@@ -345,6 +363,9 @@ func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context
 				(e.Leaf == nil || time.Now().Before(e.Leaf.NotAfter) || e.OrganizationIdentifier() != p.OrganizationIdentifier()) {
 				w.na = "clients.expired is not an expired certificate carrying the primary TPP's organizationIdentifier (see stetconform profile check)"
 			}
+		}
+		if t.Name == "@option:revoke" && w.p.Endpoints.Revoke == "" {
+			w.na = "the bank profile declares no revocation endpoint (endpoints.revoke)"
 		}
 		if t.Name == "@pkce" && w.p.Options.PKCE == "none" {
 			w.na = "the bank profile declares options.pkce: none"

@@ -56,7 +56,7 @@ func tokenCase(b hostilebank.Behaviour, cause string) hostileCase {
 // accountsCase: the accounts resource misbehaves. Only the checks that call it fail.
 func accountsCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause,
-		fails: []string{"BEARER-01", "BEARER-02", "BEARER-03", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-09", "REFRESH-02"}}
+		fails: []string{"BEARER-01", "BEARER-02", "BEARER-03", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-09", "BEARER-10", "REFRESH-02"}}
 }
 
 // authorizeCase: /authorize misbehaves. What needs no code passes.

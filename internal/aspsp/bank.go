@@ -39,6 +39,7 @@ import (
 const (
 	PathAuthorize = "/stet/psd2/oauth/authorize"
 	PathToken     = "/stet/psd2/oauth/token"
+	PathRevoke    = "/stet/psd2/oauth/revoke"
 	PathAccounts  = "/stet/psd2/v1.4.2/accounts"
 )
 
@@ -196,6 +197,7 @@ func New(cfg Config) (*Bank, error) {
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
 	}
 	if !fs.has(FaultPKCEIgnored) {
 		// PKCE (RFC 7636) when the TPP sends a challenge; S256 only.
@@ -209,6 +211,7 @@ func New(cfg Config) (*Bank, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathAuthorize, b.serveAuthorize)
 	mux.HandleFunc(PathToken, b.serveToken)
+	mux.HandleFunc(PathRevoke, b.serveRevoke)
 	mux.HandleFunc(PathAccounts, b.serveAccounts)
 	b.handler = mux
 	return b, nil

@@ -520,3 +520,26 @@ func TestPKCE(t *testing.T) {
 		}
 	}
 }
+
+func TestRevocation(t *testing.T) {
+	tb := startBank(t, Config{})
+	tok := tb.tokens(tb.pki.TPPA)
+	at, rt := tok.field("access_token"), tok.field("refresh_token")
+	// Another TPP cannot revoke it (RFC 7009 section 2.1)...
+	tb.revoke(tb.pki.TPPB, eidas.OrgTPPB, rt)
+	if a := tb.accounts(tb.pki.TPPA, "Bearer "+at); a.status != http.StatusOK {
+		t.Fatalf("after another TPP's revocation: expected the access token to work, found %d", a.status)
+	}
+	// ...its owner can, and the grant's access token goes with it.
+	if a := tb.revoke(tb.pki.TPPA, eidas.OrgTPPA, rt); a.status != http.StatusOK {
+		t.Fatalf("revocation: expected 200, found %d: %s", a.status, a.body)
+	}
+	expectTokenError(t, tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)), 400, "invalid_grant")
+	if a := tb.accounts(tb.pki.TPPA, "Bearer "+at); a.status != http.StatusUnauthorized {
+		t.Errorf("access token after revoking its refresh token: expected 401, found %d", a.status)
+	}
+	// Revoking an unknown token is no error (RFC 7009 section 2.2).
+	if a := tb.revoke(tb.pki.TPPA, eidas.OrgTPPA, "unknown-token"); a.status != http.StatusOK {
+		t.Errorf("unknown token: expected 200, found %d", a.status)
+	}
+}

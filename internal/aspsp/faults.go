@@ -67,6 +67,8 @@ const (
 	FaultErrorsNotSTET          = "resource-errors-not-stet"
 	FaultRefreshWidensScope     = "refresh-widens-scope"
 	FaultPKCEIgnored            = "pkce-ignored"
+	FaultRevokeIgnored          = "revoke-ignored"
+	FaultRevokeAnyClient        = "revoke-any-client"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -93,7 +95,7 @@ var faultTable = []Fault{
 	{FaultTokenTypeMAC, "Token responses say token_type \"MAC\".", []string{"TOKEN-03", "REFRESH-01"}},
 	{FaultNoCacheControl, "Token responses carry neither Cache-Control: no-store nor Pragma: no-cache.", []string{"TOKEN-04"}},
 	// Without a refresh token, no refresh check can run: they fail at their precondition.
-	{FaultNoRefreshToken, "The code exchange issues no refresh token.", []string{"TOKEN-01", "MTLS-02", "REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07"}},
+	{FaultNoRefreshToken, "The code exchange issues no refresh token.", []string{"TOKEN-01", "MTLS-02", "REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-11", "REVOKE-01", "REVOKE-02"}},
 	{FaultExpiresInMissing, "Token responses have no expires_in.", []string{"TOKEN-05"}},
 	{FaultExpiresInZero, "Token responses say expires_in 0.", []string{"TOKEN-05"}},
 	// Every check that expects the token endpoint to refuse reads the status and the
@@ -116,25 +118,27 @@ var faultTable = []Fault{
 
 	{FaultExpiredTokenAccepted, "The accounts resource does not check the access token's expiry.", []string{"BEARER-04"}},
 	{FaultExpiredTokenNoInvalidToken, "An expired access token gets 401 with a bare Bearer challenge, without error=\"invalid_token\".", []string{"BEARER-04"}},
-	{FaultNoWWWAuthenticate, "The accounts resource's 401 answers have no WWW-Authenticate header.", []string{"BEARER-03", "BEARER-04", "BEARER-05"}},
+	{FaultNoWWWAuthenticate, "The accounts resource's 401 answers have no WWW-Authenticate header.", []string{"BEARER-03", "BEARER-04", "BEARER-05", "BEARER-10"}},
 	{FaultTokenNotBound, "Access tokens are not bound to the certificate they were issued over.", []string{"BEARER-06"}},
 	{FaultErrorsNotSTET, "The accounts resource's 401 and 403 bodies are plain text, not the STET error model.", []string{"BEARER-09"}},
 	{FaultSchemeCaseSensitive, "Only the exact scheme spelling \"Bearer\" is recognised.", []string{"BEARER-02"}},
 
 	{FaultForeignRefreshAccepted, "A refresh token is accepted from any authenticated TPP.", []string{"REFRESH-05"}},
 	{FaultRefreshWidensScope, "A refresh asking for a scope the PSU never granted gets it.", []string{"REFRESH-07"}},
+	{FaultRevokeIgnored, "The revocation endpoint answers 200 and revokes nothing.", []string{"BEARER-10", "REFRESH-11", "REVOKE-01"}},
+	{FaultRevokeAnyClient, "Any authenticated TPP can revoke another TPP's refresh token.", []string{"REVOKE-02"}},
 	{FaultUnknownRefresh500, "An unknown refresh token gets HTTP 500 with an HTML body.", []string{"REFRESH-09"}},
 	{FaultRefreshNotRotated, "Refresh answers without a new refresh_token (and the old one keeps working), while the profile declares rotation.", []string{"REFRESH-04"}},
 	{FaultOldRefreshStillValid, "Refresh returns a new refresh token but the previous one keeps working.", []string{"REFRESH-04"}},
 }
 
 // tokenRefusals are the requirements checked by a refusal of the token endpoint.
-var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-12", "TOKEN-13"}
+var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "REFRESH-11", "REVOKE-01", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-12", "TOKEN-13"}
 
 // codeExchanges lists the requirements whose checks exchange a code (mostly to get a
 // token first), with extra.
 func codeExchanges(extra ...string) []string {
-	return append([]string{"AUTHZ-13", "BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "MTLS-02",
+	return append([]string{"AUTHZ-13", "BEARER-01", "BEARER-10", "REFRESH-11", "REVOKE-01", "REVOKE-02", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "MTLS-02",
 		"REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "TOKEN-01", "TOKEN-03", "TOKEN-04",
 		"TOKEN-05", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11"}, extra...)
 }

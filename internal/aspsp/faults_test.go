@@ -206,6 +206,16 @@ var faultCases = map[string]faultCase{
 		a := tb.accounts(tb.pki.TPPA, "Bearer unknown-token")
 		return a.status == http.StatusUnauthorized && !strings.HasPrefix(a.header.Get("Content-Type"), "application/json")
 	}},
+	FaultRevokeIgnored: {probe: func(tb *testBank) bool {
+		rt := refreshToken(tb, tb.pki.TPPA)
+		tb.revoke(tb.pki.TPPA, eidas.OrgTPPA, rt)
+		return tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)).status == http.StatusOK
+	}},
+	FaultRevokeAnyClient: {probe: func(tb *testBank) bool {
+		rt := refreshToken(tb, tb.pki.TPPA)
+		tb.revoke(tb.pki.TPPB, eidas.OrgTPPB, rt)
+		return tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)).status != http.StatusOK
+	}},
 	FaultPKCEIgnored: {
 		probe: func(tb *testBank) bool {
 			q := authzQuery(eidas.OrgTPPA)

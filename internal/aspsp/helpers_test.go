@@ -297,3 +297,9 @@ func expectTokenError(t *testing.T, a answer, status int, code string) {
 		t.Errorf("error Content-Type: expected application/json, found %q", ct)
 	}
 }
+
+// revoke asks the bank to revoke a token as the TPP of kp (RFC 7009).
+func (tb *testBank) revoke(kp *eidas.KeyPair, clientID, token string) answer {
+	tb.t.Helper()
+	return tb.post(kp, tb.URL()+PathRevoke, url.Values{"token": {token}, "client_id": {clientID}})
+}

@@ -27,6 +27,7 @@ type (
 		Authorize string `yaml:"authorize"`
 		Token     string `yaml:"token"`
 		Accounts  string `yaml:"accounts"`
+		Revoke    string `yaml:"revoke"`
 	}
 	yamlTLS struct {
 		CA         string `yaml:"ca"`
@@ -110,6 +111,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			Authorize: base + PathAuthorize,
 			Token:     base + PathToken,
 			Accounts:  base + PathAccounts,
+			Revoke:    base + PathRevoke,
 		},
 		TLS:      yamlTLS{CA: filepath.Join(pkiDir, eidas.FileCA), MinVersion: "1.2"},
 		Timeouts: yamlTimeouts{Connect: "5s", Request: "10s", PSUJourney: "30s"},

@@ -20,6 +20,8 @@ const (
 	// ctxRequestingClient holds the client_id of the token request being served (already
 	// authenticated), for the faults that let a code or refresh token change hands.
 	ctxRequestingClient ctxKey = iota
+	// ctxRevoking marks a revocation request (revoke-any-client applies to those only).
+	ctxRevoking
 	// ctxAuthorizeRedirect holds the redirect_uri of the authorization request being
 	// served, for the faults that accept unregistered redirect URIs or unknown clients.
 	ctxAuthorizeRedirect
@@ -104,10 +106,13 @@ func (s *store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 }
 
 // GetRefreshTokenSession returns the grant a refresh token belongs to; under
-// foreign-refresh-accepted it shows the requesting client as its owner.
+// foreign-refresh-accepted (refresh) and revoke-any-client (revocation) it shows the
+// requesting client as its owner.
 func (s *store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	req, err := s.MemoryStore.GetRefreshTokenSession(ctx, signature, session)
-	if err != nil || req == nil || !s.faults.has(FaultForeignRefreshAccepted) {
+	revoking, _ := ctx.Value(ctxRevoking).(bool)
+	foreignOK := s.faults.has(FaultForeignRefreshAccepted) && !revoking || s.faults.has(FaultRevokeAnyClient) && revoking
+	if err != nil || req == nil || !foreignOK {
 		return req, err
 	}
 	return (&requesterView{Requester: req, client: s.requestingClient(ctx)}).simplify(), nil
