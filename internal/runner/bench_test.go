@@ -8,15 +8,15 @@ import (
 )
 
 // BenchmarkEmbeddedRun measures a whole run against the embedded reference bank, the
-// bank's start included, with a 1 s access-token lifetime so that the expired-token check
-// runs. Target: under 3 s a run on a 2-core machine.
+// bank's start included, with a 1 s access-token lifetime (and 1 s codes) so that the
+// expiry checks run. Target: under 3 s a run on a 2-core machine.
 func BenchmarkEmbeddedRun(b *testing.B) {
 	var exchanges, scenarios int
 	for b.Loop() {
 		res, err := Run(context.Background(), Options{
 			OutDir:  b.TempDir(),
 			Console: io.Discard,
-			Bank:    EmbeddedBank{AccessTokenLifetime: time.Second},
+			Bank:    EmbeddedBank{AccessTokenLifetime: time.Second, CodeLifetime: time.Second},
 		})
 		if err != nil {
 			b.Fatal(err)
