@@ -74,7 +74,7 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 // psuDecides runs the approving or refusing journey for client c and requires that it
 // ends on c's callback.
 func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool) error {
-	w.sentState, w.authClient, w.redirectURI = newState(), c, c.RedirectURI
+	w.sentState, w.redirectURI = newState(), c.RedirectURI
 	script, instruction := w.p.PSU.Refuse, "REFUSE the consent request."
 	if approve {
 		script, instruction = w.p.PSU.Approve, "APPROVE the consent request."
@@ -141,7 +141,7 @@ func (w *World) psuApproved(ctx context.Context, c *profile.Client) error {
 	if q.Get("code") == "" {
 		return fmt.Errorf("the bank called the callback without a code (error=%q, error_description=%q)", q.Get("error"), q.Get("error_description"))
 	}
-	w.code, w.codeOwner, w.codeReceived = q.Get("code"), c, time.Now()
+	w.code, w.codeReceived = q.Get("code"), time.Now()
 	return nil
 }
 
@@ -152,7 +152,7 @@ const maxAuthRedirects = 10
 // certificate) and follows the bank's redirects to the first page it shows, stopping at
 // a redirect to the callback.
 func (w *World) browserOpensAuthorization(ctx context.Context, c *profile.Client) error {
-	w.sentState, w.authClient, w.redirectURI = newState(), c, c.RedirectURI
+	w.sentState, w.redirectURI = newState(), c.RedirectURI
 	next := w.authorizeURL(c.ClientID, c.RedirectURI, "code")
 	w.authStart = authStart{}
 	jar, _ := cookiejar.New(nil)

@@ -296,7 +296,7 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 		}
 		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
 	}
-	w.code, w.codeOwner = q.Get("code"), c
+	w.code = q.Get("code")
 	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
 	switch {
 	case a.status == 0 && a.err != nil && isTLSRefusal(a.err):

@@ -80,7 +80,6 @@ type World struct {
 
 	// The authorization journey.
 	sentState     string
-	authClient    *profile.Client
 	redirectURI   string
 	outcome       *psu.Outcome
 	journeyStopAt []string // further prefixes that end the next journey unrequested
@@ -90,7 +89,6 @@ type World struct {
 	// The code and the tokens.
 	verifier     string // the PKCE code_verifier of the authorization request, if any
 	code         string
-	codeOwner    *profile.Client
 	codeReceived time.Time // when the callback brought the code
 	tokens       *tokenSet // the current tokens
 	previous     *tokenSet // the tokens before the last refresh
