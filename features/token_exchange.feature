@@ -97,3 +97,9 @@ Feature: Exchanging the code for tokens
       | verifier |
       | a wrong  |
       | no       |
+
+  @TOKEN-15
+  Scenario: A scope sent on the code exchange is treated as the bank declares
+    Given the PSU has approved the authorization request of the primary TPP
+    When the primary TPP exchanges the code with the scope it asked for, against STET's rule
+    Then the bank treats the scope as its declared option says

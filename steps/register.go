@@ -108,6 +108,17 @@ func (w *World) register(sc *godog.ScenarioContext) {
 		return nil
 	})
 	sc.Step(`^the bank issues an access token$`, w.issuesAccessToken)
+	sc.Step(`^the primary TPP exchanges the code with the scope it asked for, against STET's rule$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		f := codeForm(w.code, c.RedirectURI, c.ClientID)
+		if w.verifier != "" {
+			f.Set("code_verifier", w.verifier)
+		}
+		f.Set("scope", w.p.Scopes.AISP) // the only code exchange of the suite with a scope
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the bank treats the scope as its declared option says$`, w.scopeAtTokenAsDeclared)
 	sc.Step(`^the bank answers 200 with a JSON token response$`, w.answers200JSON)
 	sc.Step(`^the token response has an access_token, a token_type and a refresh_token$`, w.tokenResponseComplete)
 	sc.Step(`^the token_type is Bearer, compared case-insensitively$`, w.tokenTypeBearer)

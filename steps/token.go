@@ -332,3 +332,24 @@ func (w *World) roleGetsNoAccess() error {
 	}
 	return nil
 }
+
+// scopeAtTokenAsDeclared checks TOKEN-15 against options.scope_at_token: ignored (a token
+// is issued), rejected (an RFC 6749 error), or either (noted, never failed).
+func (w *World) scopeAtTokenAsDeclared() error {
+	a := w.last
+	issued := a.err == nil && a.status == http.StatusOK && a.str("access_token") != ""
+	refused := a.err == nil && a.status >= 400 && a.status < 500 && a.str("error") != ""
+	switch mode := w.p.Options.ScopeAtToken; {
+	case mode == "ignored" && !issued:
+		return fmt.Errorf("expected a token despite the scope (the profile declares scope_at_token: ignored); %s", a)
+	case mode == "rejected" && !refused:
+		return fmt.Errorf("expected an RFC 6749 error for the scope (the profile declares scope_at_token: rejected); %s", a)
+	case mode == "either" && issued:
+		w.note("the bank ignores a scope sent on the code exchange")
+	case mode == "either" && refused:
+		w.note("the bank refuses a scope sent on the code exchange (%s)", a.str("error"))
+	case mode == "either":
+		return fmt.Errorf("expected a token or an RFC 6749 error; %s", a)
+	}
+	return nil
+}

@@ -413,7 +413,7 @@ func TestProfileYAML(t *testing.T) {
 		t.Errorf("endpoints: %+v", p.Endpoints)
 	}
 	if p.Options.RefreshRotation != "rotate" || p.Options.ClientMismatch != "http" || p.Options.PKCE != "supported" ||
-		p.Options.ScopeAtToken != "either" || p.Options.MaxExpiryWait != 30*time.Second || p.Options.ExpirySkew != 250*time.Millisecond {
+		p.Options.ScopeAtToken != "ignored" || p.Options.MaxExpiryWait != 30*time.Second || p.Options.ExpirySkew != 250*time.Millisecond {
 		t.Errorf("options: %+v", p.Options)
 	}
 	cl := p.Clients

@@ -69,6 +69,7 @@ const (
 	FaultPKCEIgnored            = "pkce-ignored"
 	FaultRevokeIgnored          = "revoke-ignored"
 	FaultRevokeAnyClient        = "revoke-any-client"
+	FaultScopeAtTokenRejected   = "scope-at-token-rejected"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -86,6 +87,7 @@ var faultTable = []Fault{
 	// The suite never sends a scope at the token endpoint (STET forbids it), so every
 	// check that needs a token fails with this one, at its precondition.
 	{FaultScopeRequired, "The code exchange is refused (invalid_request) unless it carries a scope.", codeExchanges("TOKEN-02")},
+	{FaultScopeAtTokenRejected, "A code exchange that carries a scope is refused, while the profile declares it ignored.", []string{"TOKEN-15"}},
 	{FaultCodeReusable, "An authorization code can be exchanged more than once.", []string{"TOKEN-07"}},
 	{FaultCodeAnyRedirectURI, "The redirect_uri of the code exchange is not compared with the authorization request's.", []string{"TOKEN-09"}},
 	{FaultCodeAnyClient, "A code is redeemable by any authenticated TPP, not only the one it was issued to.", []string{"TOKEN-10"}},

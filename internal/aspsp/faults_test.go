@@ -206,6 +206,11 @@ var faultCases = map[string]faultCase{
 		a := tb.accounts(tb.pki.TPPA, "Bearer unknown-token")
 		return a.status == http.StatusUnauthorized && !strings.HasPrefix(a.header.Get("Content-Type"), "application/json")
 	}},
+	FaultScopeAtTokenRejected: {probe: func(tb *testBank) bool {
+		f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+		f.Set("scope", "aisp")
+		return tb.token(tb.pki.TPPA, f).status == http.StatusBadRequest
+	}},
 	FaultRevokeIgnored: {probe: func(tb *testBank) bool {
 		rt := refreshToken(tb, tb.pki.TPPA)
 		tb.revoke(tb.pki.TPPA, eidas.OrgTPPA, rt)

@@ -131,7 +131,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			RefreshRotation: "rotate",
 			ClientMismatch:  "http",
 			PKCE:            "supported",
-			ScopeAtToken:    "either",
+			ScopeAtToken:    "ignored",
 			CodeLifetime:    b.cfg.CodeLifetime.String(),
 			MaxExpiryWait:   "30s",
 			ExpirySkew:      "250ms", // expires_in is rounded up (token.go), so a small margin is enough

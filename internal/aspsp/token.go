@@ -51,6 +51,10 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'code' parameter."), 0)
 			return
 		}
+		if b.faults.has(FaultScopeAtTokenRejected) && form.Get("scope") != "" {
+			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The code exchange must not carry a 'scope' parameter."), 0)
+			return
+		}
 		if b.faults.has(FaultScopeRequired) && form.Get("scope") == "" {
 			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'scope' parameter."), 0)
 			return
