@@ -28,7 +28,7 @@ import (
 // timeouts.connect, waiting for an answer by timeouts.request. each, when not nil, gets
 // every finding as soon as it is made, for a person watching a slow bank.
 func Probe(ctx context.Context, p *profile.Profile, each func(Finding)) []Finding {
-	pr := &prober{p: p, now: time.Now(), loc: newLocator(p.Path), redact: redactor(p), each: each}
+	pr := &prober{p: p, now: time.Now(), redact: redactor(p), each: each}
 	for _, t := range targets(p) {
 		if ctx.Err() != nil {
 			pr.add(Fail, t.addr, "not probed: %v", context.Cause(ctx))
@@ -92,7 +92,6 @@ func targets(p *profile.Profile) []*target {
 type prober struct {
 	p      *profile.Profile
 	now    time.Time
-	loc    *locator
 	redact func(Finding) Finding
 	each   func(Finding)
 	out    []Finding
@@ -178,7 +177,7 @@ func (pr *prober) server(t *target, r handshake) bool {
 	if pr.p.TLS.CA != "" {
 		trust = "tls.ca (" + pr.p.TLS.CA + ")"
 	}
-	tlsCA := pr.loc.at("tls.ca")
+	tlsCA := pr.p.Where("tls.ca")
 	var verr *tls.CertificateVerificationError
 	switch {
 	case r.dialErr != nil:

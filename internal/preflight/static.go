@@ -23,7 +23,7 @@ const ExpiryWarning = 30 * 24 * time.Hour
 // PSD2 roles, validity, extended key usage), primary against second, the CA bundle, and
 // tls.insecure_skip_verify.
 func Static(p *profile.Profile, now time.Time) []Finding {
-	s := &statics{p: p, now: now, loc: newLocator(p.Path)}
+	s := &statics{p: p, now: now}
 	s.trust()
 	for _, name := range clientNames {
 		if c := p.ClientByName(name); c != nil {
@@ -46,12 +46,11 @@ var clientNames = []string{
 type statics struct {
 	p   *profile.Profile
 	now time.Time
-	loc *locator
 	out []Finding
 }
 
 func (s *statics) add(l Level, field, format string, args ...any) {
-	s.out = append(s.out, Finding{Level: l, Where: field, What: fmt.Sprintf(format, args...), At: s.loc.at(field)})
+	s.out = append(s.out, Finding{Level: l, Where: field, What: fmt.Sprintf(format, args...), At: s.p.Where(field)})
 }
 
 // trust reports the trust anchors for the bank's server certificate.

@@ -179,27 +179,3 @@ func TestStaticRedactsSecrets(t *testing.T) {
 		t.Errorf("a value from the environment is shown:%s", dump(got))
 	}
 }
-
-func TestLocator(t *testing.T) {
-	f := newFixture(t)
-	path := filepath.Join(f.dir, "anchors.yaml")
-	text := "base: &b\n  x: 1\n  y: 2\nclients:\n  primary:\n    <<: *b\n    y: 3\n    list:\n      - a\n      - b\n"
-	if err := writeText(path, text); err != nil {
-		t.Fatal(err)
-	}
-	l := newLocator(path)
-	for field, line := range map[string]int{
-		"clients.primary":         5,
-		"clients.primary.x":       2, // from the anchor
-		"clients.primary.y":       7, // written here, over the anchor's
-		"clients.primary.list[1]": 10,
-		"clients.primary.nothere": 5, // the closest parent
-	} {
-		if got, want := l.at(field), fmt.Sprintf("%s:%d", path, line); got != want {
-			t.Errorf("at(%q) = %q, want %q", field, got, want)
-		}
-	}
-	if got := newLocator(filepath.Join(f.dir, "missing.yaml")).at("name"); got != "" {
-		t.Errorf("a missing file gives %q, want none", got)
-	}
-}

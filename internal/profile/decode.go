@@ -43,6 +43,7 @@ func Parse(data []byte, name, baseDir string) (*Profile, error) {
 	if len(c.errs) > 0 {
 		return nil, c.result()
 	}
+	p.lines = c.lines
 	return p, nil
 }
 
@@ -113,9 +114,12 @@ func (c *checker) suppressed(field string) bool {
 	return false
 }
 
-func (c *checker) lineOf(field string) int {
+func (c *checker) lineOf(field string) int { return lineOf(c.lines, field) }
+
+// lineOf is the line of a dotted field path, or of its nearest parent written in the file.
+func lineOf(lines map[string]int, field string) int {
 	for field != "" {
-		if l, ok := c.lines[field]; ok {
+		if l, ok := lines[field]; ok {
 			return l
 		}
 		i := strings.LastIndexAny(field, ".[")
@@ -125,6 +129,18 @@ func (c *checker) lineOf(field string) int {
 		field = field[:i]
 	}
 	return 0
+}
+
+// Where says where a field is written: "bank.yaml:31", the line of the field or of its
+// nearest parent; "" when the profile was not read from a file.
+func (p *Profile) Where(field string) string {
+	if p.Path == "" {
+		return ""
+	}
+	if l := lineOf(p.lines, field); l > 0 {
+		return fmt.Sprintf("%s:%d", p.Path, l)
+	}
+	return ""
 }
 
 // show quotes a value for an error message, unless it came from the environment.

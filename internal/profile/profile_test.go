@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -758,5 +759,29 @@ func TestMisspeltSectionReportedOnce(t *testing.T) {
 	var errs Errors
 	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Field != "endpoint" || !strings.Contains(errs[0].Msg, "did you mean endpoints?") {
 		t.Errorf("got %v, want one error suggesting endpoints", err)
+	}
+}
+
+// Where names the line of a field, or of its closest parent, so that later checks (profile
+// check) can point at the file without reading it again.
+func TestWhere(t *testing.T) {
+	t.Setenv("STETCONFORM_TEST_PSU_PASSWORD", testPassword)
+	dir, _ := validDir(t)
+	path := filepath.Join(dir, "bank.yaml")
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, line := range map[string]int{
+		"clients.primary":             21,
+		"clients.primary.certificate": 23,
+		"clients.primary.not_there":   21, // the closest parent
+	} {
+		if got, want := p.Where(field), fmt.Sprintf("%s:%d", path, line); got != want {
+			t.Errorf("Where(%q) = %q, want %q", field, got, want)
+		}
+	}
+	if got := (&Profile{}).Where("name"); got != "" {
+		t.Errorf("a profile not read from a file gives %q, want none", got)
 	}
 }

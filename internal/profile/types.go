@@ -30,6 +30,9 @@ type Profile struct {
 	// Secrets lists every secret value the profile holds (PSU credentials, key
 	// passwords), so that reports can redact them.
 	Secrets []string `yaml:"-"`
+
+	lines map[string]int // dotted field path -> line, for Where
+
 }
 
 // Endpoints are the bank's URLs.
