@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/stetconform/stetconform/features"
 	"github.com/stetconform/stetconform/internal/aspsp"
 	"github.com/stetconform/stetconform/internal/report"
 )
@@ -104,6 +105,26 @@ var _ = Describe("the fault matrix: every check can fail", Ordered, func() {
 		wg.Wait()
 		wall = time.Since(start)
 		printMatrix(runs, wall)
+	})
+
+	It("has, for every requirement a scenario checks, a fault that must make it fail", func() {
+		scenarios, err := features.Scenarios()
+		Expect(err).NotTo(HaveOccurred())
+		broken := map[string]bool{}
+		for _, f := range aspsp.Faults() {
+			for _, id := range f.Breaks {
+				broken[id] = true
+			}
+		}
+		var unproven []string
+		for _, s := range scenarios {
+			for _, id := range s.Requirements() {
+				if !broken[id] && !slices.Contains(unproven, id) {
+					unproven = append(unproven, id)
+				}
+			}
+		}
+		Expect(unproven).To(BeEmpty(), "checks no named fault of the reference bank is declared to break: a check never seen to fail")
 	})
 
 	It("passes everything against the clean bank in the same matrix", func() {

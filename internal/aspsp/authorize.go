@@ -124,9 +124,16 @@ func authorizeContext(ctx context.Context, q url.Values) context.Context {
 }
 
 func (b *Bank) startJourney(w http.ResponseWriter, r *http.Request) {
+	if b.faults.has(FaultAuthorizeNeedsClientCert) && len(peerCerts(r)) == 0 {
+		renderPage(w, http.StatusForbidden, errorPage, pageData{Error: "A client certificate is required."})
+		return
+	}
 	q := r.URL.Query()
 	ctx := authorizeContext(r.Context(), q)
 	ar, err := b.oauth.NewAuthorizeRequest(ctx, r)
+	if err == nil && b.faults.has(FaultPKCEChallengeRejected) && q.Get("code_challenge") != "" {
+		err = fosite.ErrInvalidRequest.WithHint("PKCE is not supported.")
+	}
 	if err != nil {
 		b.authorizeError(ctx, w, ar, err)
 		return
@@ -291,6 +298,12 @@ func (b *Bank) callbackWriter(w http.ResponseWriter) http.ResponseWriter {
 				v.Set("state", v.Get("state")+"-altered")
 			}
 		}}
+	case b.faults.has(FaultCallbackPathAltered):
+		return &locationRewriter{ResponseWriter: w, rewriteURL: func(u *url.URL) {
+			if u.Query().Has("code") {
+				u.Path += "/approved" // still under the registered URI, but not it
+			}
+		}}
 	}
 	return w
 }
@@ -298,21 +311,27 @@ func (b *Bank) callbackWriter(w http.ResponseWriter) http.ResponseWriter {
 // locationRewriter edits the parameters (query and fragment) of a redirect's Location.
 type locationRewriter struct {
 	http.ResponseWriter
-	rewrite func(url.Values)
-	wrote   bool
+	rewrite    func(url.Values) // the parameters; nil: none
+	rewriteURL func(*url.URL)   // the URL itself; nil: none
+	wrote      bool
 }
 
 func (l *locationRewriter) WriteHeader(code int) {
 	if !l.wrote && code >= 300 && code < 400 {
 		if u, err := url.Parse(l.Header().Get("Location")); err == nil {
-			q := u.Query()
-			l.rewrite(q)
-			u.RawQuery = q.Encode()
-			if u.Fragment != "" {
-				if f, err := url.ParseQuery(u.Fragment); err == nil {
-					l.rewrite(f)
-					u.Fragment = f.Encode()
+			if l.rewrite != nil {
+				q := u.Query()
+				l.rewrite(q)
+				u.RawQuery = q.Encode()
+				if u.Fragment != "" {
+					if f, err := url.ParseQuery(u.Fragment); err == nil {
+						l.rewrite(f)
+						u.Fragment = f.Encode()
+					}
 				}
+			}
+			if l.rewriteURL != nil {
+				l.rewriteURL(u)
 			}
 			l.Header().Set("Location", u.String())
 		}

@@ -56,20 +56,24 @@ const (
 	FaultSchemeCaseSensitive        = "scheme-case-sensitive"
 
 	// Refresh.
-	FaultForeignRefreshAccepted = "foreign-refresh-accepted"
-	FaultUnknownRefresh500      = "unknown-refresh-500"
-	FaultRefreshNotRotated      = "refresh-not-rotated"
-	FaultOldRefreshStillValid   = "old-refresh-still-valid"
-	FaultUntrustedCertAccepted  = "untrusted-cert-accepted"
-	FaultTLS11Accepted          = "tls-1.1-accepted"
-	FaultTokenGetServed         = "token-get-served"
-	FaultCodeNeverExpires       = "code-never-expires"
-	FaultErrorsNotSTET          = "resource-errors-not-stet"
-	FaultRefreshWidensScope     = "refresh-widens-scope"
-	FaultPKCEIgnored            = "pkce-ignored"
-	FaultRevokeIgnored          = "revoke-ignored"
-	FaultRevokeAnyClient        = "revoke-any-client"
-	FaultScopeAtTokenRejected   = "scope-at-token-rejected"
+	FaultForeignRefreshAccepted   = "foreign-refresh-accepted"
+	FaultUnknownRefresh500        = "unknown-refresh-500"
+	FaultRefreshNotRotated        = "refresh-not-rotated"
+	FaultOldRefreshStillValid     = "old-refresh-still-valid"
+	FaultUntrustedCertAccepted    = "untrusted-cert-accepted"
+	FaultTLS11Accepted            = "tls-1.1-accepted"
+	FaultTokenGetServed           = "token-get-served"
+	FaultCodeNeverExpires         = "code-never-expires"
+	FaultErrorsNotSTET            = "resource-errors-not-stet"
+	FaultRefreshWidensScope       = "refresh-widens-scope"
+	FaultPKCEIgnored              = "pkce-ignored"
+	FaultRevokeIgnored            = "revoke-ignored"
+	FaultRevokeAnyClient          = "revoke-any-client"
+	FaultScopeAtTokenRejected     = "scope-at-token-rejected"
+	FaultCallbackPathAltered      = "callback-path-altered"
+	FaultAuthorizeNeedsClientCert = "authorize-needs-client-cert"
+	FaultPKCEChallengeRejected    = "pkce-challenge-rejected"
+	FaultAccountsForbidden        = "accounts-forbidden"
 )
 
 // faultTable is the catalogue: the one place where a fault's description and the
@@ -82,6 +86,17 @@ var faultTable = []Fault{
 	{FaultRefusalWithCode, "A refused consent redirects with error=access_denied and also a valid code.", []string{"AUTHZ-04"}},
 	{FaultRedirectUnregisteredURI, "Any https redirect_uri is accepted at /authorize and redirected to after the journey.", []string{"AUTHZ-06"}},
 	{FaultUnknownClientAccepted, "An unknown client_id goes through login and consent and is redirected to the given redirect_uri.", []string{"AUTHZ-07"}},
+	{FaultCallbackPathAltered, "An approval redirects to the registered callback with a path segment added.", []string{"AUTHZ-02"}},
+	// A browser without a client certificate is refused at once: every PSU journey fails,
+	// and with it every check that needs a code.
+	{FaultAuthorizeNeedsClientCert, "GET /authorize is refused (403) to a browser without a client certificate.", []string{
+		"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-12", "AUTHZ-13",
+		"BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-10",
+		"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06",
+		"REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-11", "REVOKE-01", "REVOKE-02",
+		"TOKEN-01", "TOKEN-02", "TOKEN-03", "TOKEN-04", "TOKEN-05", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10",
+		"TOKEN-12", "TOKEN-14", "TOKEN-15"}},
+	{FaultPKCEChallengeRejected, "An authorization request with a PKCE challenge is answered invalid_request.", []string{"AUTHZ-13", "TOKEN-12"}},
 	{FaultResponseTypeToken, "response_type=token is served: the journey ends with an access token in the callback fragment.", []string{"AUTHZ-08"}},
 
 	// The suite never sends a scope at the token endpoint (STET forbids it), so every
@@ -123,6 +138,7 @@ var faultTable = []Fault{
 	{FaultNoWWWAuthenticate, "The accounts resource's 401 answers have no WWW-Authenticate header.", []string{"BEARER-03", "BEARER-04", "BEARER-05", "BEARER-10"}},
 	{FaultTokenNotBound, "Access tokens are not bound to the certificate they were issued over.", []string{"BEARER-06"}},
 	{FaultErrorsNotSTET, "The accounts resource's 401 and 403 bodies are plain text, not the STET error model.", []string{"BEARER-09"}},
+	{FaultAccountsForbidden, "The accounts resource answers 403 insufficient_scope to valid access tokens.", []string{"BEARER-01", "BEARER-02", "REFRESH-02"}},
 	{FaultSchemeCaseSensitive, "Only the exact scheme spelling \"Bearer\" is recognised.", []string{"BEARER-02"}},
 
 	{FaultForeignRefreshAccepted, "A refresh token is accepted from any authenticated TPP.", []string{"REFRESH-05"}},

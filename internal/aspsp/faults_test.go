@@ -21,7 +21,8 @@ import (
 type faultCase struct {
 	probe func(tb *testBank) bool
 	also  func(t *testing.T, tb *testBank)
-	// breaksCodeExchange is set for the faults whose very point is a failing plain exchange.
+	// breaksCodeExchange is set for the faults whose very point is to break the ordinary
+	// flow (a plain exchange, the PSU's journey, or the accounts call).
 	breaksCodeExchange bool
 }
 
@@ -206,6 +207,25 @@ var faultCases = map[string]faultCase{
 		a := tb.accounts(tb.pki.TPPA, "Bearer unknown-token")
 		return a.status == http.StatusUnauthorized && !strings.HasPrefix(a.header.Get("Content-Type"), "application/json")
 	}},
+	FaultCallbackPathAltered: {probe: func(tb *testBank) bool {
+		u := tb.journey(authzQuery(eidas.OrgTPPA), "accept").location()
+		return u != nil && u.Path == "/callback/approved" && u.Query().Has("code")
+	}},
+	FaultAuthorizeNeedsClientCert: {probe: func(tb *testBank) bool {
+		return tb.get(nil, tb.URL()+PathAuthorize+"?"+authzQuery(eidas.OrgTPPA).Encode(), nil).status == http.StatusForbidden
+	}, breaksCodeExchange: true},
+	FaultPKCEChallengeRejected: {
+		probe: func(tb *testBank) bool {
+			q := authzQuery(eidas.OrgTPPA)
+			q.Set("code_challenge", pkceChallenge("the-verifier-the-verifier-the-verifier-0123"))
+			q.Set("code_challenge_method", "S256")
+			u := tb.get(nil, tb.URL()+PathAuthorize+"?"+q.Encode(), nil).location()
+			return u != nil && u.Query().Get("error") == "invalid_request"
+		},
+	},
+	FaultAccountsForbidden: {probe: func(tb *testBank) bool {
+		return tb.accounts(tb.pki.TPPA, "Bearer "+accessToken(tb, tb.pki.TPPA)).status == http.StatusForbidden
+	}, breaksCodeExchange: true}, // the ordinary flow ends on the accounts
 	FaultScopeAtTokenRejected: {probe: func(tb *testBank) bool {
 		f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
 		f.Set("scope", "aisp")

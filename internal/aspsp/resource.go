@@ -85,6 +85,10 @@ func (b *Bank) serveAccounts(w http.ResponseWriter, r *http.Request) {
 		b.challenge(w, r, http.StatusUnauthorized, "invalid_token", "The access token is bound to another client certificate.")
 		return
 	}
+	if b.faults.has(FaultAccountsForbidden) {
+		b.challenge(w, r, http.StatusForbidden, "insufficient_scope", "The access token does not grant access to the accounts.")
+		return
+	}
 	psu := "psu"
 	if sess != nil && sess.Subject != "" {
 		psu = sess.Subject
