@@ -8,9 +8,13 @@ import "time"
 type Verdict string
 
 const (
-	Passed        Verdict = "passed"
-	Failed        Verdict = "failed"
-	Warning       Verdict = "warning"        // a SHOULD not met, or a pass with a remark
+	Passed  Verdict = "passed"
+	Failed  Verdict = "failed"
+	Warning Verdict = "warning" // a SHOULD not met, or a pass with a remark
+	// Inconclusive: the check ran, but what the bank did proves neither compliance nor a
+	// breach (a refusal with no positive control, a 429 or 5xx, a journey that never
+	// reached the bank, a precondition the bank did not meet). Reason says why. Never a pass.
+	Inconclusive  Verdict = "inconclusive"
 	Skipped       Verdict = "skipped"        // could not be checked in this run; Reason says why
 	NotApplicable Verdict = "not_applicable" // the bank profile says the bank does not offer it
 	NotTested     Verdict = "not_tested"     // no scenario checks it yet; Reason says why
