@@ -14,11 +14,53 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/evidence"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
 )
+
+// registerAuthorization gives the sentences of authorization.feature their code.
+func (w *World) registerAuthorization(sc *godog.ScenarioContext) {
+	sc.Step(`^the PSU's browser opens the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, c string) error {
+		return w.browserOpensAuthorization(ctx, w.named(c))
+	})
+	sc.Step(`^the bank starts the PSU's authentication instead of answering with an error$`, w.bankStartsAuthentication)
+	sc.Step(`^the PSU (approves|refuses) the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, decision, c string) error {
+		return w.psuDecides(ctx, w.named(c), decision == "approves")
+	})
+	sc.Step(`^the PSU has approved the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, c string) error {
+		return w.psuApproved(ctx, w.named(c))
+	})
+	sc.Step(`^the PSU (?:approves|has approved) the authorization request of the primary TPP with a PKCE challenge$`, func(ctx context.Context) error {
+		w.verifier = newVerifier()
+		return w.psuApproved(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank calls the registered callback with a code$`, w.callbackHasCode)
+	sc.Step(`^the callback carries the state exactly as the TPP sent it$`, w.callbackHasState)
+	sc.Step(`^the bank calls the registered callback with an error and without a code$`, w.callbackHasErrorNoCode)
+	sc.Step(`^the PSU goes through the authorization request of the primary TPP with (the redirect_uri "[^"]*"|its redirect_uri with an extra path segment|its redirect_uri on another port)$`, func(ctx context.Context, how string) error {
+		c := w.named("primary")
+		uri := alteredRedirect(c.RedirectURI, how)
+		return w.psuGoesThrough(ctx, c.ClientID, uri, "code", uri)
+	})
+	sc.Step(`^the PSU's browser is never sent to that redirect_uri$`, func() error {
+		return w.neverSentTo(w.redirectURI)
+	})
+	sc.Step(`^the PSU goes through the authorization request of the unknown TPP "([^"]*)" with the primary TPP's redirect_uri$`, func(ctx context.Context, id string) error {
+		c := w.named("primary")
+		return w.psuGoesThrough(ctx, id, c.RedirectURI, "code", c.RedirectURI)
+	})
+	sc.Step(`^the PSU goes through the authorization request of the primary TPP with the response_type "([^"]*)"$`, func(ctx context.Context, rt string) error {
+		c := w.named("primary")
+		return w.psuGoesThrough(ctx, c.ClientID, c.RedirectURI, rt, c.RedirectURI)
+	})
+	sc.Step(`^the PSU's browser is never sent to the primary TPP's callback$`, func() error {
+		return w.neverSentTo(w.named("primary").RedirectURI)
+	})
+	sc.Step(`^no access token reaches the PSU's browser$`, w.noAccessTokenInBrowser)
+}
 
 // authorizeURL builds GET /authorize for client c as a TPP sends the PSU there.
 func (w *World) authorizeURL(clientID, redirectURI, responseType string) string {
@@ -364,4 +406,15 @@ func newVerifier() string {
 func pkceChallenge(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// alteredURI is the registered redirect_uri with one more path segment: close enough to
+// pass a sloppy prefix comparison, different enough to be another URI.
+func alteredURI(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u + "/altered"
+	}
+	p.Path = strings.TrimSuffix(p.Path, "/") + "/altered"
+	return p.String()
 }

@@ -5,14 +5,60 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/state"
 )
+
+// registerRefresh gives the sentences of refresh.feature their code.
+func (w *World) registerRefresh(sc *godog.ScenarioContext) {
+	sc.Step(`^the primary TPP refreshes the access token without a scope$`, w.refreshWithoutScope)
+	sc.Step(`^the bank answers 200 with a new Bearer access token$`, w.newBearerToken)
+	sc.Step(`^the primary TPP has refreshed its access token$`, func(ctx context.Context) error {
+		return w.hasRefreshed(ctx, w.named("primary"))
+	})
+	sc.Step(`^the `+tpp+` TPP holds tokens from the PSU's consent$`, func(ctx context.Context, c string) error {
+		return w.holdsTokens(ctx, w.named(c))
+	})
+	sc.Step(`^the primary TPP refreshes again with the previous refresh token$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.refreshSpent = true // a replay may revoke the whole family (RFC 6749 section 10.4)
+		w.postToken(ctx, c, refreshForm(w.previous.refresh, c.ClientID))
+		return nil
+	})
+	sc.Step(`^the bank treats the previous refresh token as its declared rotation says$`, w.rotationAsDeclared)
+	sc.Step(`^the second TPP refreshes the primary TPP's refresh token with its own certificate and client_id$`, func(ctx context.Context) error {
+		if w.tokens.refresh == "" {
+			return errors.New("expected a refresh_token for the primary TPP; the bank gave none")
+		}
+		b := w.named("second")
+		w.refreshSpent = true // a bank may revoke a refresh token another TPP presented
+		w.postToken(ctx, b, refreshForm(w.tokens.refresh, b.ClientID))
+		return nil
+	})
+	sc.Step(`^the primary TPP refreshes the access token asking for a scope the PSU never granted$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		if w.tokens.refresh == "" {
+			return errors.New("expected a refresh_token for the primary TPP; the bank gave none")
+		}
+		// The only scope the suite ever sends: pisp is a payment role the PSU did not grant.
+		f := refreshForm(w.tokens.refresh, c.ClientID)
+		f.Set("scope", w.p.Scopes.AISP+" pisp")
+		w.refreshSpent = true // a widened grant, if the bank gives one, is not kept
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the bank refuses the wider scope, or ignores it and says so$`, w.widerScopeRefused)
+	sc.Step(`^the primary TPP refreshes an unknown refresh token$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.postToken(ctx, c, refreshForm("unknown-"+newUUID(), c.ClientID))
+		return nil
+	})
+}
 
 func (w *World) refreshWithoutScope(ctx context.Context) error {
 	c := w.tokens.owner
@@ -138,32 +184,4 @@ func (w *World) widerScopeRefused() error {
 		return nil
 	}
 	return w.refusedWith("invalid_scope")
-}
-
-// revoke asks the bank's revocation endpoint (RFC 7009) to revoke the current refresh or
-// access token, as TPP c (its own certificate and client_id).
-func (w *World) revoke(ctx context.Context, c *profile.Client, kind string) error {
-	tok := w.tokens.access
-	if kind == "refresh" {
-		tok = w.tokens.refresh
-		w.refreshSpent = true
-	}
-	if tok == "" {
-		return fmt.Errorf("expected a %s token to revoke; the bank gave none", kind)
-	}
-	form := url.Values{"token": {tok}, "token_type_hint": {kind + "_token"}, "client_id": {c.ClientID}}
-	req, err := http.NewRequest(http.MethodPost, w.p.Endpoints.Revoke, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w.do(ctx, w.client(c), req)
-	return nil
-}
-
-func (w *World) revocationConfirmed() error {
-	if a := w.last; a.err != nil || a.status != http.StatusOK {
-		return fmt.Errorf("expected HTTP 200 to the revocation (RFC 7009 section 2.2); %s", a)
-	}
-	return nil
 }

@@ -4,6 +4,7 @@
 package steps
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
@@ -219,4 +220,20 @@ func newUUID() string {
 // expandHeader fills the placeholders a bank profile may use in header values.
 func expandHeader(v string) string {
 	return strings.ReplaceAll(v, "{uuid}", newUUID())
+}
+
+// sleep waits d; a run stopped meanwhile (Ctrl-C, a CI timeout) skips the check rather
+// than failing the bank.
+func (w *World) sleep(ctx context.Context, d time.Duration, what string) error {
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return w.skipBecause("the run was stopped while waiting %s for %s", d.Round(time.Second), what)
+	}
 }

@@ -8,9 +8,51 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/state"
 )
+
+// registerBearerToken gives the sentences of bearer_token.feature their code.
+func (w *World) registerBearerToken(sc *godog.ScenarioContext) {
+	sc.Step(`^the access token has expired$`, w.waitForExpiry)
+	sc.Step(`^the `+tpp+` TPP calls the accounts resource with the access token$`, func(ctx context.Context, c string) error {
+		w.callAccounts(ctx, w.named(c), "Bearer", w.tokens.access)
+		return nil
+	})
+	sc.Step(`^the primary TPP calls the accounts resource with the access token under the scheme "([^"]*)"$`, func(ctx context.Context, scheme string) error {
+		w.callAccounts(ctx, w.named("primary"), scheme, w.tokens.access)
+		return nil
+	})
+	sc.Step(`^the primary TPP calls the accounts resource without an access token$`, func(ctx context.Context) error {
+		w.callAccounts(ctx, w.named("primary"), "", "")
+		return nil
+	})
+	sc.Step(`^the primary TPP calls the accounts resource with a (tampered|unknown) access token$`, func(ctx context.Context, kind string) error {
+		tok := "unknown-" + newUUID()
+		if kind == "tampered" {
+			var err error
+			if tok, err = tampered(w.tokens.access); err != nil {
+				return err
+			}
+		}
+		w.env.Redactor.Add(tok) // a tampered token is still mostly the real one
+		w.callAccounts(ctx, w.named("primary"), "Bearer", tok)
+		return nil
+	})
+	sc.Step(`^the second TPP calls the accounts resource with the primary TPP's access token$`, func(ctx context.Context) error {
+		w.callAccounts(ctx, w.named("second"), "Bearer", w.tokens.access)
+		return nil
+	})
+	sc.Step(`^the bank answers 200$`, w.answers200)
+	sc.Step(`^the bank answers 401 with a Bearer challenge$`, w.answers401Challenge)
+	sc.Step(`^the bank answers 401 with a Bearer challenge carrying the error "([^"]*)"$`, w.answers401Error)
+	sc.Step(`^the bank refuses the access token$`, w.tokenRefused)
+	sc.Step(`^the primary TPP calls the accounts resource with an unknown access token and an X-Request-ID$`, func(ctx context.Context) error {
+		return w.callWithRequestID(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank answers 401 with a STET error body and echoes the X-Request-ID$`, w.stetErrorBody)
+}
 
 // callAccounts calls the bank's Bearer-protected accounts resource as cert, with
 // "Authorization: <scheme> <token>" (no header when token is "").
@@ -180,35 +222,6 @@ func (w *World) expiryAcrossRuns(lifetime, max time.Duration) error {
 	st.Keep(fresh)
 	return w.skipBecause("%s; the token is kept in %s and the first run after %s checks it",
 		too, st.Path(), fresh.ExpiresAt.Add(w.p.Options.ExpirySkew).Format(time.RFC3339))
-}
-
-// waitForCodeExpiry waits out the code lifetime the bank declares (options.code_lifetime),
-// counted from the callback, when the profile allows waiting that long.
-func (w *World) waitForCodeExpiry(ctx context.Context) error {
-	life, skew := w.p.Options.CodeLifetime, w.p.Options.ExpirySkew
-	switch {
-	case life <= 0:
-		return w.skipBecause("the bank profile does not declare options.code_lifetime, so the suite cannot know when a code expires")
-	case life+skew > w.p.Options.MaxExpiryWait:
-		return w.skipBecause("the code lives %s (options.code_lifetime), more than options.max_expiry_wait %s allows the suite to wait", life, w.p.Options.MaxExpiryWait)
-	}
-	return w.sleep(ctx, time.Until(w.codeReceived.Add(life+skew)), "the code to expire")
-}
-
-// sleep waits d; a run stopped meanwhile (Ctrl-C, a CI timeout) skips the check rather
-// than failing the bank.
-func (w *World) sleep(ctx context.Context, d time.Duration, what string) error {
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return w.skipBecause("the run was stopped while waiting %s for %s", d.Round(time.Second), what)
-	}
 }
 
 // callWithRequestID calls the accounts resource with an unknown token and a fresh

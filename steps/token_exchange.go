@@ -12,9 +12,112 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stetconform/stetconform/internal/evidence"
+	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/profile"
 )
+
+// registerTokenExchange gives the sentences of token_exchange.feature their code.
+func (w *World) registerTokenExchange(sc *godog.ScenarioContext) {
+	sc.Step(`^the primary TPP exchanges the code with its code_verifier$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP exchanges the code with (a wrong|no) code_verifier$`, func(ctx context.Context, which string) error {
+		c := w.named("primary")
+		f := codeForm(w.code, c.RedirectURI, c.ClientID)
+		if which == "a wrong" {
+			f.Set("code_verifier", newVerifier())
+		}
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the `+tpp+` TPP has exchanged a code for tokens$`, func(ctx context.Context, c string) error {
+		return w.hasTokens(ctx, w.named(c))
+	})
+	sc.Step(`^the primary TPP exchanges the code at the token endpoint without a scope$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the bank issues an access token$`, w.issuesAccessToken)
+	sc.Step(`^the primary TPP exchanges the code with the scope it asked for, against STET's rule$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		f := codeForm(w.code, c.RedirectURI, c.ClientID)
+		if w.verifier != "" {
+			f.Set("code_verifier", w.verifier)
+		}
+		f.Set("scope", w.p.Scopes.AISP) // the only code exchange of the suite with a scope
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the bank treats the scope as its declared option says$`, w.scopeAtTokenAsDeclared)
+	sc.Step(`^the bank answers 200 with a JSON token response$`, w.answers200JSON)
+	sc.Step(`^the token response has an access_token, a token_type and a refresh_token$`, w.tokenResponseComplete)
+	sc.Step(`^the token_type is Bearer, compared case-insensitively$`, w.tokenTypeBearer)
+	sc.Step(`^the token response forbids caching with Cache-Control no-store$`, w.tokenNotCached)
+	sc.Step(`^expires_in is a positive whole number of seconds$`, w.expiresInPositive)
+	sc.Step(`^the primary TPP exchanges the same code again$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP exchanges the code with another redirect_uri$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, c, c.ClientID, alteredURI(c.RedirectURI))
+		return nil
+	})
+	sc.Step(`^the primary TPP exchanges the code without the redirect_uri$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		f := codeForm(w.code, "", c.ClientID)
+		f.Del("redirect_uri")
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the second TPP exchanges the primary TPP's code with its own certificate and client_id$`, func(ctx context.Context) error {
+		b := w.named("second")
+		// The primary TPP's redirect_uri, as a thief of the code would send it: only the
+		// binding of the code to its client is under test.
+		w.exchange(ctx, b, b.ClientID, w.named("primary").RedirectURI)
+		return nil
+	})
+	sc.Step(`^the bank refuses the token request with the error "([^"]*)"$`, func(code string) error { return w.refusedWith(code) })
+	sc.Step(`^the bank refuses the token request with one of the errors "([^"]*)"$`, func(list string) error {
+		return w.refusedWith(splitList(list)...)
+	})
+	sc.Step(`^the primary TPP sends a token request with an unknown code$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.postToken(ctx, c, codeForm("unknown-"+newUUID(), c.RedirectURI, c.ClientID))
+		return nil
+	})
+	sc.Step(`^the primary TPP sends a token request without grant_type$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		f := codeForm("unknown-"+newUUID(), c.RedirectURI, c.ClientID)
+		f.Del("grant_type")
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the primary TPP sends a token request without the code$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		f := codeForm("", c.RedirectURI, c.ClientID)
+		f.Del("code")
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the primary TPP sends a token request with the grant_type "([^"]*)"$`, func(ctx context.Context, gt string) error {
+		c := w.named("primary")
+		f := codeForm("unknown-"+newUUID(), c.RedirectURI, c.ClientID)
+		f.Set("grant_type", gt)
+		w.postToken(ctx, c, f)
+		return nil
+	})
+	sc.Step(`^the error response is JSON with HTTP status 400 and an RFC 6749 error code$`, w.errorResponseIsRFC)
+	sc.Step(`^the primary TPP sends the code exchange as a GET with the parameters in the query$`, func(ctx context.Context) error {
+		return w.getToken(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank refuses the GET without issuing a token$`, w.getRefused)
+	sc.Step(`^the code has outlived the code lifetime the bank declares$`, w.waitForCodeExpiry)
+}
 
 // rfc6749Errors are the error codes of RFC 6749 section 5.2.
 var rfc6749Errors = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
@@ -243,96 +346,6 @@ func (w *World) errorResponseIsRFC() error {
 	return nil
 }
 
-// clientRefused checks that the bank refused to authenticate the TPP, the way the bank
-// profile declares: by ending the TLS handshake, by HTTP invalid_client, or either. A
-// certificate the bank cannot accept at all (none, expired, untrusted) may also be refused
-// by a TLS front end with its own 4xx page: allowed, with a warning. A client_id that
-// does not match a valid certificate is the OAuth server's to refuse: strict.
-func (w *World) clientRefused(strict bool) error {
-	a := w.last
-	mode := w.p.Options.ClientMismatch
-	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
-		if mode == "http" {
-			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares client_mismatch: http); %s", a)
-		}
-		if !isTLSRefusal(a.err) {
-			return fmt.Errorf("expected the bank to refuse the client in the TLS handshake or with invalid_client; the request failed otherwise: %s", evidence.Describe(a.err))
-		}
-		return nil
-	}
-	if a.err != nil || a.status >= 200 && a.status < 300 {
-		return fmt.Errorf("expected the bank to refuse the client; it answered %s%s", a, tokenHint(a))
-	}
-	if mode == "tls" {
-		return fmt.Errorf("expected the TLS handshake to fail (the profile declares client_mismatch: tls); the bank answered %s", a)
-	}
-	if a.str("error") != "invalid_client" || (a.status != http.StatusBadRequest && a.status != http.StatusUnauthorized) {
-		if !strict && a.status >= 400 && a.status < 500 && a.str("access_token") == "" {
-			w.warn("the bank refused the client with %s, not the RFC 6749 invalid_client error (a TLS front end's page?)", a)
-			return nil
-		}
-		return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (RFC 6749 section 5.2, RFC 8705 section 2); %s", a)
-	}
-	return nil
-}
-
-// roleAsksAccess runs the whole flow for the TPP lacking the AISP role, noting where the
-// bank refused it. Only a refusal counts: an OAuth error, an error page of the bank, or
-// 401/403 on the accounts. A bank that fails (no answer, 5xx) has refused nothing, and the
-// check says it cannot conclude.
-func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
-	if err := w.psuDecides(ctx, c, true); err != nil {
-		if w.journeyInconclusive() == nil { // stopped on one of the bank's own pages
-			w.roleRefusedAt = "the authorization journey (" + journeyError(w.journeyErr) + ")"
-			return nil
-		}
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %w", err)
-	}
-	q := w.outcome.Callback.Query()
-	if q.Get("code") == "" {
-		if e := q.Get("error"); e != "" {
-			w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", e)
-			return nil
-		}
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
-	}
-	w.code = q.Get("code")
-	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
-	switch {
-	case a.status == 0 && a.err != nil && isTLSRefusal(a.err):
-		w.roleRefusedAt = "the TLS handshake of the token endpoint (" + evidence.Describe(a.err) + ")"
-		return nil
-	case a.err != nil || a.status >= 500:
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint failed: %s", a)
-	case a.status >= 400 && (a.str("error") != "" || a.status == http.StatusUnauthorized || a.status == http.StatusForbidden),
-		a.str("error") != "" && a.str("access_token") == "": // an OAuth error, even under a wrong status (TOKEN-13's business)
-		w.roleRefusedAt = "the token endpoint (" + a.String() + ")"
-		return nil
-	case a.status != http.StatusOK || a.str("access_token") == "":
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %s", a)
-	}
-	if err := w.keepTokens(c, a); err != nil {
-		return err
-	}
-	// A token may still be issued (without the aisp scope, say): what matters is that it
-	// does not open the accounts.
-	r := w.callAccounts(ctx, c, "Bearer", w.tokens.access)
-	switch {
-	case r.err == nil && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
-		w.roleRefusedAt = fmt.Sprintf("the accounts resource (HTTP %d)", r.status)
-	case r.err != nil || r.status != http.StatusOK:
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the accounts resource answered %s", r)
-	}
-	return nil
-}
-
-func (w *World) roleGetsNoAccess() error {
-	if w.roleRefusedAt == "" {
-		return fmt.Errorf("expected no usable AISP access for a certificate without the PSP_AI role; the bank issued a token and the accounts resource answered %s", w.last)
-	}
-	return nil
-}
-
 // scopeAtTokenAsDeclared checks TOKEN-15 against options.scope_at_token: ignored (a token
 // is issued), rejected (an RFC 6749 error), or either (noted, never failed).
 func (w *World) scopeAtTokenAsDeclared() error {
@@ -352,4 +365,55 @@ func (w *World) scopeAtTokenAsDeclared() error {
 		return fmt.Errorf("expected a token or an RFC 6749 error; %s", a)
 	}
 	return nil
+}
+
+// getToken sends the code exchange as GET with its parameters in the query (TOKEN-14).
+func (w *World) getToken(ctx context.Context, c *profile.Client) error {
+	q := codeForm(w.code, c.RedirectURI, c.ClientID)
+	req, err := http.NewRequest(http.MethodGet, w.p.Endpoints.Token+"?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	w.do(ctx, w.client(c), req)
+	return nil
+}
+
+func (w *World) getRefused() error {
+	a := w.last
+	switch {
+	case a.err != nil:
+		return fmt.Errorf("expected HTTP 405 (or 400) to GET /token; %s", a)
+	case a.str("access_token") != "" || a.status >= 200 && a.status < 300:
+		return fmt.Errorf("expected the token endpoint to serve POST only (RFC 6749 section 3.2); it answered the GET with %s%s", a, tokenHint(a))
+	case a.status == http.StatusMethodNotAllowed || a.status == http.StatusBadRequest:
+		return nil
+	case a.status >= 400 && a.status < 500:
+		w.warn("the token endpoint refused the GET with HTTP %d; 405 Method Not Allowed says why", a.status)
+		return nil
+	default:
+		return fmt.Errorf("expected HTTP 405 (or 400) to GET /token; %s", a)
+	}
+}
+
+// waitForCodeExpiry waits out the code lifetime the bank declares (options.code_lifetime),
+// counted from the callback, when the profile allows waiting that long.
+func (w *World) waitForCodeExpiry(ctx context.Context) error {
+	life, skew := w.p.Options.CodeLifetime, w.p.Options.ExpirySkew
+	switch {
+	case life <= 0:
+		return w.skipBecause("the bank profile does not declare options.code_lifetime, so the suite cannot know when a code expires")
+	case life+skew > w.p.Options.MaxExpiryWait:
+		return w.skipBecause("the code lives %s (options.code_lifetime), more than options.max_expiry_wait %s allows the suite to wait", life, w.p.Options.MaxExpiryWait)
+	}
+	return w.sleep(ctx, time.Until(w.codeReceived.Add(life+skew)), "the code to expire")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -1,0 +1,235 @@
+package steps
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/cucumber/godog"
+	"github.com/stetconform/stetconform/internal/eidas"
+	"github.com/stetconform/stetconform/internal/evidence"
+	"github.com/stetconform/stetconform/internal/profile"
+)
+
+// registerClientCertificate gives the sentences of client_certificate.feature their code.
+func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
+	sc.Step(`^the code is exchanged without a client certificate$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, nil, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the code is exchanged with the primary TPP's expired certificate$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		w.exchange(ctx, w.named("expired"), c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP exchanges the second TPP's code under the second TPP's client_id$`, func(ctx context.Context) error {
+		b := w.named("second")
+		w.exchange(ctx, w.named("primary"), b.ClientID, b.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP refreshes the second TPP's token under the second TPP's client_id$`, func(ctx context.Context) error {
+		if w.tokens.refresh == "" {
+			return errors.New("expected a refresh_token for the second TPP; the bank gave none")
+		}
+		w.postToken(ctx, w.named("primary"), refreshForm(w.tokens.refresh, w.named("second").ClientID))
+		return nil
+	})
+	sc.Step(`^the code is exchanged with a certificate carrying the primary TPP's identity from an untrusted issuer$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		twin, err := untrustedTwin(c)
+		if err != nil {
+			return err
+		}
+		w.exchange(ctx, twin, c.ClientID, c.RedirectURI)
+		return nil
+	})
+	sc.Step(`^the primary TPP connects to the token endpoint with TLS 1.2 and then with TLS 1.1$`, func(ctx context.Context) error {
+		return w.probeTLSVersions(ctx, w.named("primary"))
+	})
+	sc.Step(`^the bank accepts TLS 1.2 and refuses TLS 1.1$`, w.tlsLegacyRefused)
+	sc.Step(`^the bank refuses to authenticate the client$`, func() error { return w.clientRefused(false) })
+	sc.Step(`^the bank refuses the client_id with invalid_client$`, func() error { return w.clientRefused(true) })
+	sc.Step(`^the TPP without the AISP role asks for AISP access with the PSU's approval$`, func(ctx context.Context) error {
+		return w.roleAsksAccess(ctx, w.named("without_aisp_role"))
+	})
+	sc.Step(`^the bank gives it no access token that opens the accounts resource$`, w.roleGetsNoAccess)
+}
+
+// clientRefused checks that the bank refused to authenticate the TPP, the way the bank
+// profile declares: by ending the TLS handshake, by HTTP invalid_client, or either. A
+// certificate the bank cannot accept at all (none, expired, untrusted) may also be refused
+// by a TLS front end with its own 4xx page: allowed, with a warning. A client_id that
+// does not match a valid certificate is the OAuth server's to refuse: strict.
+func (w *World) clientRefused(strict bool) error {
+	a := w.last
+	mode := w.p.Options.ClientMismatch
+	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
+		if mode == "http" {
+			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares client_mismatch: http); %s", a)
+		}
+		if !isTLSRefusal(a.err) {
+			return fmt.Errorf("expected the bank to refuse the client in the TLS handshake or with invalid_client; the request failed otherwise: %s", evidence.Describe(a.err))
+		}
+		return nil
+	}
+	if a.err != nil || a.status >= 200 && a.status < 300 {
+		return fmt.Errorf("expected the bank to refuse the client; it answered %s%s", a, tokenHint(a))
+	}
+	if mode == "tls" {
+		return fmt.Errorf("expected the TLS handshake to fail (the profile declares client_mismatch: tls); the bank answered %s", a)
+	}
+	if a.str("error") != "invalid_client" || (a.status != http.StatusBadRequest && a.status != http.StatusUnauthorized) {
+		if !strict && a.status >= 400 && a.status < 500 && a.str("access_token") == "" {
+			w.warn("the bank refused the client with %s, not the RFC 6749 invalid_client error (a TLS front end's page?)", a)
+			return nil
+		}
+		return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (RFC 6749 section 5.2, RFC 8705 section 2); %s", a)
+	}
+	return nil
+}
+
+// roleAsksAccess runs the whole flow for the TPP lacking the AISP role, noting where the
+// bank refused it. Only a refusal counts: an OAuth error, an error page of the bank, or
+// 401/403 on the accounts. A bank that fails (no answer, 5xx) has refused nothing, and the
+// check says it cannot conclude.
+func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
+	if err := w.psuDecides(ctx, c, true); err != nil {
+		if w.journeyInconclusive() == nil { // stopped on one of the bank's own pages
+			w.roleRefusedAt = "the authorization journey (" + journeyError(w.journeyErr) + ")"
+			return nil
+		}
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %w", err)
+	}
+	q := w.outcome.Callback.Query()
+	if q.Get("code") == "" {
+		if e := q.Get("error"); e != "" {
+			w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", e)
+			return nil
+		}
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
+	}
+	w.code = q.Get("code")
+	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+	switch {
+	case a.status == 0 && a.err != nil && isTLSRefusal(a.err):
+		w.roleRefusedAt = "the TLS handshake of the token endpoint (" + evidence.Describe(a.err) + ")"
+		return nil
+	case a.err != nil || a.status >= 500:
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint failed: %s", a)
+	case a.status >= 400 && (a.str("error") != "" || a.status == http.StatusUnauthorized || a.status == http.StatusForbidden),
+		a.str("error") != "" && a.str("access_token") == "": // an OAuth error, even under a wrong status (TOKEN-13's business)
+		w.roleRefusedAt = "the token endpoint (" + a.String() + ")"
+		return nil
+	case a.status != http.StatusOK || a.str("access_token") == "":
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %s", a)
+	}
+	if err := w.keepTokens(c, a); err != nil {
+		return err
+	}
+	// A token may still be issued (without the aisp scope, say): what matters is that it
+	// does not open the accounts.
+	r := w.callAccounts(ctx, c, "Bearer", w.tokens.access)
+	switch {
+	case r.err == nil && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
+		w.roleRefusedAt = fmt.Sprintf("the accounts resource (HTTP %d)", r.status)
+	case r.err != nil || r.status != http.StatusOK:
+		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the accounts resource answered %s", r)
+	}
+	return nil
+}
+
+func (w *World) roleGetsNoAccess() error {
+	if w.roleRefusedAt == "" {
+		return fmt.Errorf("expected no usable AISP access for a certificate without the PSP_AI role; the bank issued a token and the accounts resource answered %s", w.last)
+	}
+	return nil
+}
+
+// untrustedTwin returns a client with c's client_id and identity (organizationIdentifier,
+// PSD2 roles) in a QWAC issued by a throwaway CA, made for this scenario: no QTSP, and so
+// no bank, trusts it.
+func untrustedTwin(c *profile.Client) (*profile.Client, error) {
+	now := time.Now()
+	ca, err := eidas.NewAuthority("stetconform throwaway CA (not a QTSP)", now.Add(-time.Hour), now.Add(24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	psd2, err := eidas.ParsePSD2(c.Leaf)
+	if err != nil {
+		psd2 = &eidas.PSD2{Roles: []eidas.Role{eidas.RolePSPAI}, NCAName: eidas.TestNCAName, NCAID: eidas.TestNCAID}
+	}
+	kp, err := ca.IssueQWAC(eidas.QWACRequest{CommonName: c.Leaf.Subject.CommonName + " (untrusted issuer)",
+		Organization: "stetconform untrusted twin", Country: "FR", OrganizationIdentifier: c.OrganizationIdentifier(),
+		PSD2: psd2, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	if err != nil {
+		return nil, err
+	}
+	return &profile.Client{Name: c.Name + " from an untrusted issuer", ClientID: c.ClientID, RedirectURI: c.RedirectURI,
+		TLSCert: kp.TLSCertificate(), Leaf: kp.Cert}, nil
+}
+
+// tlsProbe is the outcome of TLS handshakes with the token endpoint's host at a forced
+// protocol version (MTLS-09).
+type tlsProbe struct {
+	modern, legacy error // TLS 1.2 and above; TLS 1.1 at most
+	modernVersion  string
+}
+
+// probeTLSVersions makes two handshakes as c: one at TLS 1.2 or above (the bank must
+// accept it, else the check proves nothing), one at TLS 1.1 at most (the bank must refuse).
+func (w *World) probeTLSVersions(ctx context.Context, c *profile.Client) error {
+	u, err := url.Parse(w.p.Endpoints.Token)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	handshake := func(min, max uint16) (string, error) {
+		conf := w.p.TLSConfig(c)
+		conf.MinVersion, conf.MaxVersion = min, max
+		if max != 0 && max < tls.VersionTLS12 {
+			// Offer every suite TLS 1.1 can use, the weak ones too: a bank that accepts
+			// TLS 1.1 only with RSA key exchange must not look as if it refused TLS 1.1.
+			for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+				conf.CipherSuites = append(conf.CipherSuites, cs.ID)
+			}
+		}
+		conf.ServerName = u.Hostname()
+		d := tls.Dialer{NetDialer: w.dialer(), Config: conf}
+		ctx, cancel := context.WithTimeout(ctx, w.p.Timeouts.Connect)
+		defer cancel()
+		conn, err := d.DialContext(ctx, "tcp", host)
+		if err != nil {
+			return "", err
+		}
+		defer conn.Close()
+		return tls.VersionName(conn.(*tls.Conn).ConnectionState().Version), nil
+	}
+	w.tlsProbe.modernVersion, w.tlsProbe.modern = handshake(tls.VersionTLS12, 0)
+	_, w.tlsProbe.legacy = handshake(tls.VersionTLS10, tls.VersionTLS11)
+	return nil
+}
+
+func (w *World) tlsLegacyRefused() error {
+	pr := w.tlsProbe
+	if pr.modern != nil {
+		return fmt.Errorf("expected a TLS 1.2+ handshake with the token endpoint to succeed first; it failed: %s", evidence.Describe(pr.modern))
+	}
+	if pr.legacy == nil {
+		return fmt.Errorf("expected the bank to refuse a TLS 1.1 handshake (STET Part I section 3.2 requires TLS 1.2); it completed it (TLS 1.2+ gives %s)", pr.modernVersion)
+	}
+	var ne net.Error
+	if errors.As(pr.legacy, &ne) && ne.Timeout() {
+		return fmt.Errorf("expected the bank to refuse a TLS 1.1 handshake; it did not answer it: %s", evidence.Describe(pr.legacy))
+	}
+	w.note("TLS 1.2+ negotiated %s; TLS 1.1 refused: %s", pr.modernVersion, evidence.Describe(pr.legacy))
+	return nil
+}

@@ -1,0 +1,61 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/cucumber/godog"
+	"github.com/stetconform/stetconform/internal/profile"
+)
+
+// registerRevocation gives the sentences of revocation.feature their code.
+func (w *World) registerRevocation(sc *godog.ScenarioContext) {
+	sc.Step(`^the (primary|second) TPP revokes (its|the primary TPP's) (refresh|access) token$`, func(ctx context.Context, who, _, kind string) error {
+		return w.revoke(ctx, w.named(who), kind)
+	})
+	sc.Step(`^the bank confirms the revocation$`, w.revocationConfirmed)
+	sc.Step(`^the primary TPP's refresh with that token is refused with "([^"]*)"$`, func(ctx context.Context, code string) error {
+		c := w.named("primary")
+		w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+		return w.refusedWith(code)
+	})
+	sc.Step(`^the primary TPP can still refresh its access token$`, func(ctx context.Context) error {
+		c := w.named("primary")
+		a := w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+		if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
+		}
+		return nil
+	})
+}
+
+// revoke asks the bank's revocation endpoint (RFC 7009) to revoke the current refresh or
+// access token, as TPP c (its own certificate and client_id).
+func (w *World) revoke(ctx context.Context, c *profile.Client, kind string) error {
+	tok := w.tokens.access
+	if kind == "refresh" {
+		tok = w.tokens.refresh
+		w.refreshSpent = true
+	}
+	if tok == "" {
+		return fmt.Errorf("expected a %s token to revoke; the bank gave none", kind)
+	}
+	form := url.Values{"token": {tok}, "token_type_hint": {kind + "_token"}, "client_id": {c.ClientID}}
+	req, err := http.NewRequest(http.MethodPost, w.p.Endpoints.Revoke, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w.do(ctx, w.client(c), req)
+	return nil
+}
+
+func (w *World) revocationConfirmed() error {
+	if a := w.last; a.err != nil || a.status != http.StatusOK {
+		return fmt.Errorf("expected HTTP 200 to the revocation (RFC 7009 section 2.2); %s", a)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+// A scenario's life: its World, the sentences of every feature, the hooks that record each
+// step, and the scenario's verdict.
+
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cucumber/godog"
+	messages "github.com/cucumber/messages/go/v21"
+
+	"github.com/stetconform/stetconform/features"
+	"github.com/stetconform/stetconform/internal/profile"
+	"github.com/stetconform/stetconform/internal/report"
+)
+
+// tpp is the Gherkin phrase that names a TPP client of the bank profile.
+const tpp = `(primary|second)`
+
+// Initialize gives one scenario its World, its steps and its hooks. It is godog's
+// ScenarioInitializer, closed over the run's Env.
+func (e *Env) Initialize(sc *godog.ScenarioContext) {
+	w := newWorld(e)
+	e.mu.Lock()
+	e.worlds = append(e.worlds, w)
+	e.mu.Unlock()
+
+	sc.Before(w.before)
+	sc.StepContext().Before(func(ctx context.Context, _ *godog.Step) (context.Context, error) {
+		w.stepStart, w.stepExch = time.Now(), w.rec.Len()
+		return ctx, nil
+	})
+	sc.StepContext().After(w.afterStep)
+	sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+		w.keepRefreshToken()
+		w.closeIdle()
+		return ctx, nil
+	})
+	// Each feature's steps file registers its own sentences.
+	w.registerAuthorization(sc)
+	w.registerTokenExchange(sc)
+	w.registerClientCertificate(sc)
+	w.registerBearerToken(sc)
+	w.registerRefresh(sc)
+	w.registerRevocation(sc)
+}
+
+func (w *World) named(name string) *profile.Client { return w.p.ClientByName(name) }
+
+// before starts the scenario's result and decides whether it applies to this bank: a
+// scenario tagged @client:NAME needs that client in the bank profile.
+func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context, error) {
+	feature, line := "", 0
+	if w.env.Locate != nil {
+		feature, line = w.env.Locate(sc)
+	}
+	w.res = report.ScenarioResult{
+		ID: fmt.Sprintf("%s:%d", strings.TrimPrefix(sc.Uri, "features/"), line), Feature: feature,
+		Name: sc.Name, URI: sc.Uri, Line: line, Started: time.Now(),
+	}
+	for _, t := range sc.Tags {
+		w.res.Tags = append(w.res.Tags, t.Name)
+		if id := features.RequirementID(t.Name); id != "" {
+			w.res.Requirements = append(w.res.Requirements, id)
+		}
+		if name, ok := strings.CutPrefix(t.Name, "@client:"); ok && w.p.ClientByName(name) == nil {
+			w.na = fmt.Sprintf("the bank profile has no clients.%s", name)
+		}
+		if t.Name == "@client:expired" {
+			if e, p := w.p.ClientByName("expired"), w.p.ClientByName("primary"); e != nil && p != nil &&
+				(e.Leaf == nil || time.Now().Before(e.Leaf.NotAfter) || e.OrganizationIdentifier() != p.OrganizationIdentifier()) {
+				w.na = "clients.expired is not an expired certificate carrying the primary TPP's organizationIdentifier (see stetconform profile check)"
+			}
+		}
+		if t.Name == "@option:revoke" && w.p.Endpoints.Revoke == "" {
+			w.na = "the bank profile declares no revocation endpoint (endpoints.revoke)"
+		}
+		if t.Name == "@pkce" && w.p.Options.PKCE == "none" {
+			w.na = "the bank profile declares options.pkce: none"
+		}
+	}
+	if w.na != "" {
+		return ctx, godog.ErrSkip
+	}
+	return ctx, nil
+}
+
+func (w *World) afterStep(ctx context.Context, st *godog.Step, status godog.StepResultStatus, err error) (context.Context, error) {
+	sr := report.StepResult{Keyword: keyword(st), Text: st.Text, Status: status.String(), Duration: time.Since(w.stepStart)}
+	if err != nil && !errors.Is(err, godog.ErrSkip) {
+		sr.Error = err.Error()
+	}
+	for i := w.stepExch; i < w.rec.Len(); i++ {
+		sr.Exchanges = append(sr.Exchanges, i)
+	}
+	w.res.Steps = append(w.res.Steps, sr)
+	return ctx, nil
+}
+
+// keyword names a pickle step by its type; And and But inherit the type of the step before.
+func keyword(st *godog.Step) string {
+	switch st.Type {
+	case messages.PickleStepType_CONTEXT:
+		return "Given"
+	case messages.PickleStepType_ACTION:
+		return "When"
+	case messages.PickleStepType_OUTCOME:
+		return "Then"
+	}
+	return "*"
+}
+
+// result is the scenario as it ran, with its verdict.
+func (w *World) result() report.ScenarioResult {
+	r := w.res
+	r.Exchanges = w.rec.Exchanges()
+	if !r.Started.IsZero() {
+		r.Duration = 0
+		for _, s := range r.Steps {
+			r.Duration += s.Duration
+		}
+	}
+	for _, s := range r.Steps {
+		if s.Status == "failed" || s.Status == "undefined" || s.Status == "pending" || s.Status == "ambiguous" {
+			r.Verdict = report.Failed
+			r.Reason = s.Keyword + " " + s.Text + ": " + s.Error
+			if s.Error == "" {
+				r.Reason = s.Keyword + " " + s.Text + ": step is " + s.Status
+			}
+			return r
+		}
+	}
+	switch {
+	case w.na != "":
+		r.Verdict, r.Reason = report.NotApplicable, w.na
+	case w.skip != "":
+		r.Verdict, r.Reason = report.Skipped, w.skip
+	case len(r.Steps) == 0:
+		r.Verdict, r.Reason = report.Skipped, "the scenario did not run"
+	case len(r.Warnings) > 0:
+		r.Verdict = report.Warning
+	default:
+		r.Verdict = report.Passed
+	}
+	return r
+}
