@@ -8,9 +8,10 @@ Feature: Using the access token
   @BEARER-04 @expiry
   Scenario: An expired access token is refused with invalid_token
     Given the primary TPP has exchanged a code for tokens
-    When the access token has expired
+    When the access token still opens the accounts resource shortly before it expires
+    And the access token has expired
     And the primary TPP calls the accounts resource with the access token
-    Then the bank answers 401 with a Bearer challenge carrying the error "invalid_token"
+    Then the bank refuses the expired access token with 401 and the error "invalid_token"
 
   @BEARER-01
   Scenario: The access token opens the accounts resource
@@ -35,7 +36,7 @@ Feature: Using the access token
     Then the bank answers 401 with a Bearer challenge
 
   @BEARER-05
-  Scenario Outline: A <kind> access token is refused with invalid_token
+  Scenario Outline: A forged access token is refused with invalid_token: <kind>
     Given the primary TPP has exchanged a code for tokens
     When the primary TPP calls the accounts resource with a <kind> access token
     Then the bank answers 401 with a Bearer challenge carrying the error "invalid_token"
@@ -50,6 +51,7 @@ Feature: Using the access token
     Given the primary TPP has exchanged a code for tokens
     When the second TPP calls the accounts resource with the primary TPP's access token
     Then the bank refuses the access token
+    And the second TPP's own access token opens the accounts resource
 
   @BEARER-09
   Scenario: A refused request gets a STET error body and its X-Request-ID back

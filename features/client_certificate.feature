@@ -11,12 +11,14 @@ Feature: The TPP's certificate and client_id at the token endpoint
     Given the PSU has approved the authorization request of the primary TPP
     When the code is exchanged without a client certificate
     Then the bank refuses to authenticate the client
+    And the code still works for the primary TPP with its own certificate
 
   @MTLS-02
   Scenario: A client_id other than the certificate's Authorization Number is refused at code exchange
     Given the PSU has approved the authorization request of the second TPP
     When the primary TPP exchanges the second TPP's code under the second TPP's client_id
     Then the bank refuses the client_id with invalid_client
+    And the code still works for the second TPP with its own certificate
 
   @MTLS-02
   Scenario: A client_id other than the certificate's Authorization Number is refused at refresh
@@ -34,12 +36,14 @@ Feature: The TPP's certificate and client_id at the token endpoint
     Given the PSU has approved the authorization request of the primary TPP
     When the code is exchanged with the primary TPP's expired certificate
     Then the bank refuses to authenticate the client
+    And the code still works for the primary TPP with its own certificate
 
   @MTLS-06
   Scenario: A certificate from an issuer the bank does not trust is refused
     Given the PSU has approved the authorization request of the primary TPP
     When the code is exchanged with a certificate carrying the primary TPP's identity from an untrusted issuer
     Then the bank refuses to authenticate the client
+    And the code still works for the primary TPP with its own certificate
 
   @MTLS-09
   Scenario: TLS below 1.2 is refused

@@ -15,8 +15,8 @@ Feature: Revoking tokens
   @BEARER-10
   Scenario: A revoked access token is refused with invalid_token
     Given the primary TPP has exchanged a code for tokens
-    When the primary TPP revokes its access token
-    And the primary TPP calls the accounts resource with the access token
+    And the primary TPP has revoked its access token
+    When the primary TPP calls the accounts resource with the access token
     Then the bank answers 401 with a Bearer challenge carrying the error "invalid_token"
 
   @REVOKE-02

@@ -45,24 +45,28 @@ Feature: Exchanging the code for tokens
     When the code has outlived the code lifetime the bank declares
     And the primary TPP exchanges the code at the token endpoint without a scope
     Then the bank refuses the token request with the error "invalid_grant"
+    And a fresh code, exchanged at once, works
 
   @TOKEN-09
   Scenario: The redirect_uri must be the one of the authorization request
     Given the PSU has approved the authorization request of the primary TPP
     When the primary TPP exchanges the code with another redirect_uri
     Then the bank refuses the token request with the error "invalid_grant"
+    And the code still works for the primary TPP with its own certificate
 
   @TOKEN-09
   Scenario: The redirect_uri cannot be left out of the code exchange
     Given the PSU has approved the authorization request of the primary TPP
     When the primary TPP exchanges the code without the redirect_uri
     Then the bank refuses the token request with one of the errors "invalid_request, invalid_grant"
+    And the code still works for the primary TPP with its own certificate
 
   @TOKEN-10
   Scenario: A code issued to one TPP cannot be redeemed by another
     Given the PSU has approved the authorization request of the primary TPP
     When the second TPP exchanges the primary TPP's code with its own certificate and client_id
     Then the bank refuses the token request with the error "invalid_grant"
+    And the code still works for the primary TPP with its own certificate
 
   @TOKEN-11
   Scenario Outline: A malformed token request gets the RFC 6749 error: <case>
@@ -92,6 +96,7 @@ Feature: Exchanging the code for tokens
     Given the PSU has approved the authorization request of the primary TPP with a PKCE challenge
     When the primary TPP exchanges the code with <verifier> code_verifier
     Then the bank refuses the token request with one of the errors "invalid_grant, invalid_request"
+    And the code still works for the primary TPP with its own certificate
 
     Examples:
       | verifier |

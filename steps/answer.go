@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,39 @@ type answer struct {
 	jsonErr error          // why the body is not a JSON object
 	err     error          // transport error: no HTTP answer at all
 	took    time.Duration
+	// rateLimit says how the bank kept rate-limiting the request after the suite waited.
+	rateLimit string
+}
+
+// notARefusal says why an answer cannot count as the bank refusing what a negative check
+// is about (nil: it can): a rate limit or a server failure is no refusal (issue: a 429 or
+// a 5xx must never pass a check). The scenario is then inconclusive, with the reason.
+func (w *World) notARefusal(a *answer) error {
+	switch {
+	case a == nil || a.err != nil:
+		return nil // the checks say what a missing answer means for them
+	case a.status == http.StatusTooManyRequests:
+		return w.inconclusive("the bank rate-limited the request (%s): a rate limit is not a refusal; lower the run's pace or retry later", a.rateLimitWhy())
+	case a.status >= 500:
+		return w.inconclusive("the bank failed with %s: a server error is not a refusal, so this proves nothing about the check", a)
+	}
+	return nil
+}
+
+// notAnAnswer says why an answer cannot count for or against a positive check: a rate
+// limit. A server error can: the bank did not do what it must.
+func (w *World) notAnAnswer(a *answer) error {
+	if a != nil && a.err == nil && a.status == http.StatusTooManyRequests {
+		return w.inconclusive("the bank rate-limited the request (%s): a rate limit is not a verdict; lower the run's pace or retry later", a.rateLimitWhy())
+	}
+	return nil
+}
+
+func (a *answer) rateLimitWhy() string {
+	if a.rateLimit != "" {
+		return a.rateLimit
+	}
+	return "HTTP 429"
 }
 
 // String says what the bank answered, in the words a step's error message needs.
@@ -151,6 +185,60 @@ func clip(s string, n int) string {
 // do sends req with hc, reads the answer within the limits, and remembers it as the
 // bank's last answer. Secrets in the answer are handed to the redactor at once.
 func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *answer {
+	a := w.doOnce(ctx, hc, req)
+	if a.status != http.StatusTooManyRequests || a.err != nil {
+		return a
+	}
+	// A rate limit is never a verdict: wait as the bank asks, once, and send again.
+	wait := retryAfter(a.header.Get("Retry-After"), time.Now())
+	if wait > maxRetryAfter {
+		a.rateLimit = fmt.Sprintf("HTTP 429 with Retry-After %s, longer than the suite waits (%s)", wait.Round(time.Second), maxRetryAfter)
+		return a
+	}
+	if req.Body != nil && req.GetBody == nil {
+		return a
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return a
+	case <-t.C:
+	}
+	again := req.Clone(ctx)
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return a
+		}
+		again.Body = body
+	}
+	b := w.doOnce(ctx, hc, again)
+	if b.status == http.StatusTooManyRequests {
+		b.rateLimit = fmt.Sprintf("HTTP 429 twice, the second time after waiting %s as the bank asked", wait.Round(100*time.Millisecond))
+	}
+	return b
+}
+
+// maxRetryAfter bounds how long the suite waits for a rate limit to lift before it gives up
+// on a request (the check is then inconclusive, never failed).
+const maxRetryAfter = 30 * time.Second
+
+// retryAfter reads a Retry-After header (RFC 9110 section 10.2.3: seconds or an HTTP date);
+// without a usable one, the suite waits one second.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return time.Second
+}
+
+// doOnce sends req once; see do.
+func (w *World) doOnce(ctx context.Context, hc *http.Client, req *http.Request) *answer {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout())
 	defer cancel()
 	start := time.Now()

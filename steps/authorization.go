@@ -121,11 +121,27 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 	if approve {
 		script, instruction = w.p.PSU.Approve, "APPROVE the consent request."
 	}
-	w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script, instruction)
-	if w.outcome.Callback == nil {
+	run := func() {
+		w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script, instruction)
+	}
+	if approve {
+		w.sharingGate(c.ClientID, run)
+	} else {
+		run()
+	}
+	if w.outcome.Callback != nil {
+		return nil
+	}
+	if errors.Is(w.journeyErr, psu.ErrNoCallback) && !w.outcome.Reported {
+		// The PSU did everything the script says and the bank never called back: the
+		// bank's doing (STET 3.4 step 3: the callback is called on approval and refusal).
 		return fmt.Errorf("the PSU journey for %s never reached the callback %s: %s", c.Describe(), c.RedirectURI, journeyError(w.journeyErr))
 	}
-	return nil
+	// A journey that broke off (no answer, 5xx, 429) or whose script stopped matching the
+	// bank's pages proves nothing about the bank: the script or the credentials may be
+	// wrong, or the bank was not serving.
+	return w.inconclusive("the PSU journey for %s did not reach the callback %s: %s; check psu.%s in the bank profile (the script, the PSU credentials) against the bank's pages",
+		c.Describe(), c.RedirectURI, journeyError(w.journeyErr), map[bool]string{true: "approve", false: "refuse"}[approve])
 }
 
 // journeyError says why a PSU journey stopped, in words: a transport failure is named
@@ -195,31 +211,40 @@ const maxAuthRedirects = 10
 // a redirect to the callback.
 func (w *World) browserOpensAuthorization(ctx context.Context, c *profile.Client) error {
 	w.sentState, w.redirectURI = newState(), c.RedirectURI
-	next := w.authorizeURL(c.ClientID, c.RedirectURI, "code")
-	w.authStart = authStart{}
+	w.authStart = w.firstPage(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI)
+	return nil
+}
+
+// firstPage opens an authorization URL as the PSU's browser and follows the bank's
+// redirects to the first page it shows, stopping at a redirect to callback. No PSU
+// credentials are used: it costs no strong customer authentication.
+func (w *World) firstPage(ctx context.Context, authorizeURL, callback string) authStart {
+	var st authStart
+	next := authorizeURL
 	jar, _ := cookiejar.New(nil)
 	hc := *w.browser()
 	hc.Jar = jar
 	for hop := 0; ; hop++ {
 		req, err := http.NewRequest(http.MethodGet, next, nil)
 		if err != nil {
-			return err
+			st.page = &answer{err: err}
+			return st
 		}
 		a := w.do(ctx, &hc, req)
-		w.authStart.page = a
+		st.page, st.url = a, req.URL
 		if a.err != nil || a.status < 300 || a.status >= 400 {
-			return nil
+			return st
 		}
 		loc, err := req.URL.Parse(a.header.Get("Location"))
 		switch {
 		case err != nil || a.header.Get("Location") == "":
-			return nil
-		case strings.HasPrefix(loc.String(), c.RedirectURI):
-			w.authStart.callback = loc
-			return nil
+			return st
+		case strings.HasPrefix(loc.String(), callback):
+			st.callback = loc
+			return st
 		case hop >= maxAuthRedirects:
-			w.authStart.loop = true
-			return nil
+			st.loop = true
+			return st
 		}
 		next = loc.String()
 	}
@@ -228,12 +253,59 @@ func (w *World) browserOpensAuthorization(ctx context.Context, c *profile.Client
 // authStart is where the authorization request led the PSU's browser.
 type authStart struct {
 	page     *answer  // the last answer: the login page, or why there is none
+	url      *url.URL // the URL of that answer
 	callback *url.URL // a redirect to the callback instead of a login page
 	loop     bool     // more than maxAuthRedirects redirects
 }
 
+// isPage says whether the bank showed a page (any status but a redirect, an answer).
+func (st authStart) isPage() bool {
+	return st.callback == nil && !st.loop && st.page != nil && st.page.err == nil && (st.page.status < 300 || st.page.status >= 400)
+}
+
+// where names the first page for a message: URL without its query, and status.
+func (st authStart) where() string {
+	switch {
+	case st.callback != nil:
+		return "a redirect to the callback " + redactQuery(st.callback)
+	case st.loop:
+		return fmt.Sprintf("a redirect loop (more than %d redirects)", maxAuthRedirects)
+	case st.page == nil || st.url == nil:
+		return "no page"
+	case st.page.err != nil && st.page.status == 0:
+		return st.page.String()
+	}
+	return fmt.Sprintf("%s://%s%s (HTTP %d)", st.url.Scheme, st.url.Host, st.url.Path, st.page.status)
+}
+
+// samePage says whether two first pages are the same page of the bank: same status and
+// same URL path. A refusal shows another page than the login page of a correct request.
+func samePage(a, b authStart) bool {
+	return a.isPage() && b.isPage() && a.page.status == b.page.status &&
+		a.url.Host == b.url.Host && a.url.Path == b.url.Path
+}
+
+// notAnAuthorizationRefusal says why a first page cannot be the bank refusing what an
+// authorization check is about: an authentication wall (401, 403), a rate limit or a
+// server failure stops every request, the correct ones too.
+func notAnAuthorizationRefusal(st authStart) string {
+	switch {
+	case st.page == nil:
+		return "the bank was not asked"
+	case st.page.err != nil && st.page.status == 0:
+		return "the bank did not answer: " + st.page.String()
+	case st.page.status == http.StatusUnauthorized, st.page.status == http.StatusForbidden,
+		st.page.status == http.StatusTooManyRequests, st.page.status >= 500:
+		return fmt.Sprintf("the bank answered the authorization request with HTTP %d, which refuses every request, not this one", st.page.status)
+	}
+	return ""
+}
+
 func (w *World) bankStartsAuthentication() error {
 	st, a := w.authStart, w.authStart.page
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
 	switch {
 	case st.callback != nil:
 		q := st.callback.Query()
@@ -304,13 +376,20 @@ func (w *World) callbackHasErrorNoCode() error {
 // the TPP.
 func (w *World) psuGoesThrough(ctx context.Context, clientID, redirectURI, responseType, watch string) error {
 	w.sentState, w.redirectURI = newState(), watch
+	primary := w.named("primary")
 	var stopAt []string
-	if reg := w.named("primary").RedirectURI; reg != watch {
+	if reg := primary.RedirectURI; reg != watch {
 		stopAt = append(stopAt, reg)
 	}
 	w.journeyStopAt = stopAt
-	w.journey(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch, w.p.PSU.Approve,
-		"This request is deliberately wrong: try to APPROVE it; the bank should stop you with an error page.")
+	// The positive control: the same request with nothing altered reaches a login page.
+	// And where the altered one leads at first, to say where the bank refused it.
+	w.control = w.firstPage(ctx, w.authorizeURL(primary.ClientID, primary.RedirectURI, "code"), primary.RedirectURI)
+	w.altered = w.firstPage(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch)
+	w.sharingGate(clientID, func() {
+		w.journey(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch, w.p.PSU.Approve,
+			"This request is deliberately wrong: try to APPROVE it; the bank should stop you with an error page.")
+	})
 	if w.outcome.Callback == nil && w.journeyErr != nil {
 		w.note("the PSU's journey stopped before any callback: %s", journeyError(w.journeyErr))
 	}
@@ -326,7 +405,44 @@ func (w *World) neverSentTo(target string) error {
 		w.warn("the bank redirected to the registered callback (%s) instead of showing the PSU an error page; RFC 6749 section 4.1.2.1 says not to redirect when the redirect_uri or client_id is invalid", redactQuery(cb))
 		return nil
 	}
-	return w.journeyInconclusive()
+	return w.refusedOnAPage()
+}
+
+// refusedOnAPage decides whether a journey of an altered authorization request, which
+// reached no callback, was refused by the bank for what was altered. It counts only when
+// the positive control (the unaltered request) reaches a login page, and then only:
+//   - the altered request's first page is another page (a 400 error page, say), or
+//   - the journey went on and ended on an error page of the bank (4xx), or the script ran
+//     out with no callback, or a person reported the bank stopped it.
+//
+// An authentication wall, a rate limit or a 5xx at the first hop, or a script that stopped
+// matching the pages, is inconclusive: the bank refused something, not provably this.
+func (w *World) refusedOnAPage() error {
+	if err := w.journeyInconclusive(); err != nil {
+		return w.inconclusive("%v", err)
+	}
+	ctrl, alt, o := w.control, w.altered, w.outcome
+	if !ctrl.isPage() || (ctrl.page.status != http.StatusOK) {
+		return w.inconclusive("positive control failed: the same authorization request with nothing altered does not reach a login page either (it gives %s), so the refusal proves nothing", ctrl.where())
+	}
+	if why := notAnAuthorizationRefusal(alt); why != "" {
+		return w.inconclusive("%s (the unaltered request reaches %s)", why, ctrl.where())
+	}
+	if !samePage(alt, ctrl) {
+		w.note("refused at the first page: the bank answered %s, where the unaltered request reaches the login page %s", alt.where(), ctrl.where())
+		return nil
+	}
+	switch {
+	case o.Reported:
+		w.note("the person driving the journey reported that the bank stopped it on one of its pages")
+	case o.LastStatus >= 400 && o.LastStatus < 500 && o.LastStatus != http.StatusTooManyRequests:
+		w.note("the bank let the journey start, then stopped it at %s with HTTP %d", o.LastURL, o.LastStatus)
+	case errors.Is(w.journeyErr, psu.ErrNoCallback):
+		w.note("the bank let the journey start; the PSU went through every step of the script and the bank stopped at %s (HTTP %d) without a redirect", o.LastURL, o.LastStatus)
+	default:
+		return w.inconclusive("the bank showed its login page as for a correct request, and the PSU script then stopped matching its pages (%s): the journey may have stopped for another reason than the altered parameter", journeyError(w.journeyErr))
+	}
+	return nil
 }
 
 // alteredRedirect names the redirect_uri a negative authorization check sends.
@@ -354,7 +470,7 @@ func alteredRedirect(registered, how string) string {
 func (w *World) noAccessTokenInBrowser() error {
 	cb := w.outcome.Callback
 	if cb == nil {
-		return w.journeyInconclusive() // else an error page: refused without a redirect
+		return w.refusedOnAPage() // an error page: refused without a redirect
 	}
 	frag, _ := url.ParseQuery(cb.Fragment)
 	q := cb.Query()

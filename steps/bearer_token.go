@@ -15,7 +15,9 @@ import (
 
 // registerBearerToken gives the sentences of bearer_token.feature their code.
 func (w *World) registerBearerToken(sc *godog.ScenarioContext) {
+	sc.Step(`^the access token still opens the accounts resource shortly before it expires$`, w.stillValidBeforeExpiry)
 	sc.Step(`^the access token has expired$`, w.waitForExpiry)
+	sc.Step(`^the bank refuses the expired access token with 401 and the error "([^"]*)"$`, w.refusedAsExpired)
 	sc.Step(`^the `+tpp+` TPP calls the accounts resource with the access token$`, func(ctx context.Context, c string) error {
 		w.callAccounts(ctx, w.named(c), "Bearer", w.tokens.access)
 		return nil
@@ -48,6 +50,7 @@ func (w *World) registerBearerToken(sc *godog.ScenarioContext) {
 	sc.Step(`^the bank answers 401 with a Bearer challenge$`, w.answers401Challenge)
 	sc.Step(`^the bank answers 401 with a Bearer challenge carrying the error "([^"]*)"$`, w.answers401Error)
 	sc.Step(`^the bank refuses the access token$`, w.tokenRefused)
+	sc.Step(`^the second TPP's own access token opens the accounts resource$`, w.ownTokenOpens)
 	sc.Step(`^the primary TPP calls the accounts resource with an unknown access token and an X-Request-ID$`, func(ctx context.Context) error {
 		return w.callWithRequestID(ctx, w.named("primary"))
 	})
@@ -71,25 +74,91 @@ func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, 
 	return w.do(ctx, w.client(cert), req)
 }
 
-// waitForExpiry waits until the current access token has expired, when the bank profile
-// allows waiting that long; otherwise the scenario is skipped with the reason.
-func (w *World) waitForExpiry(ctx context.Context) error {
+// stillValidBeforeExpiry is the first half of the expiry check (BEARER-04): the token is
+// seen opening the accounts resource shortly before it expires, with the TPP's expiry gate
+// closed from then on, so that a refusal after the expiry can only be the expiry. A token
+// that lives longer than the run may wait is replaced by one an earlier run kept, when
+// that one expires within the wait; otherwise the check is skipped with when to run it.
+func (w *World) stillValidBeforeExpiry(ctx context.Context) error {
 	t := w.tokens
-	if !t.hasExpires || t.expiresIn <= 0 {
+	if t.expiresAt().IsZero() {
 		return w.skipBecause("the bank gave no usable expires_in, so the suite cannot know when the access token expires (see TOKEN-05)")
 	}
 	if t.expiresIn > (24 * time.Hour * 365 * 100).Seconds() {
 		t.expiresIn = (24 * time.Hour * 365 * 100).Seconds() // no overflow: longer than any wait anyway
 	}
-	lifetime := time.Duration(t.expiresIn * float64(time.Second))
-	wait := time.Until(t.received.Add(lifetime + w.p.Options.ExpirySkew))
-	if max := w.p.Options.MaxExpiryWait; lifetime+w.p.Options.ExpirySkew > max {
-		return w.expiryAcrossRuns(lifetime, max)
+	if time.Until(t.expiresAt().Add(w.p.Options.ExpirySkew)) > w.p.Options.MaxExpiryWait {
+		if err := w.expiryAcrossRuns(); err != nil {
+			return err
+		}
+		t = w.tokens
 	}
-	return w.sleep(ctx, wait, "the access token to expire")
+	// "Shortly before": one second (expires_in may be rounded up) and the declared skew
+	// (the bank's clock) ahead of the expiry, or at once for a token that short.
+	expiry := t.expiresAt()
+	checkAt := expiry.Add(-time.Second - w.p.Options.ExpirySkew)
+	if err := w.sleep(ctx, time.Until(checkAt)-gateLead, "the moment to watch the access token expire"); err != nil {
+		return err
+	}
+	w.closeGate(t.owner.ClientID)
+	if err := w.sleep(ctx, time.Until(checkAt), "the moment to watch the access token expire"); err != nil {
+		return err
+	}
+	at := time.Now()
+	a := w.callAccounts(ctx, t.owner, "Bearer", t.access)
+	if a.err != nil || a.status != http.StatusOK {
+		w.openGate()
+		if err := w.notAnAnswer(a); err != nil {
+			return err
+		}
+		return w.inconclusive("the access token was refused %s BEFORE its expiry at %s (%s): it was superseded or revoked, not expired, so its refusal after the expiry would prove nothing. A bank that keeps one token pair per PSU and TPP revokes a token when the PSU consents again: run the expiry checks alone (--tags @expiry)",
+			expiry.Sub(at).Round(time.Millisecond), expiry.Format(time.RFC3339), a)
+	}
+	w.seenValidAt = at
+	return nil
+}
+
+// gateLead is how long before the check the expiry gate starts closing: journeys and code
+// exchanges under way finish first.
+const gateLead = 500 * time.Millisecond
+
+// waitForExpiry waits until the access token has expired, plus the declared skew.
+func (w *World) waitForExpiry(ctx context.Context) error {
+	if w.seenValidAt.IsZero() {
+		return errors.New("the suite's own error: the access token was not seen working before its expiry")
+	}
+	return w.sleep(ctx, time.Until(w.tokens.expiresAt().Add(w.p.Options.ExpirySkew)), "the access token to expire")
+}
+
+// refusedAsExpired is the second half of BEARER-04: the same token, refused after its
+// expiry with 401 and invalid_token. invalid_token carried only in the body (the STET
+// error model or an OAuth error member), not in WWW-Authenticate, is a warning.
+func (w *World) refusedAsExpired(want string) error {
+	w.openGate()
+	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
+	seen := fmt.Sprintf("the same token opened the accounts resource %s before its expiry", w.tokens.expiresAt().Sub(w.seenValidAt).Round(time.Millisecond))
+	switch {
+	case a.err != nil || a.status != http.StatusUnauthorized:
+		return fmt.Errorf("expected HTTP 401 with WWW-Authenticate: Bearer error=%q for the expired access token (%s); %s", want, seen, a)
+	}
+	if found, code := bearerChallenge(a.header); found && code == want {
+		w.note("%s, and was refused %s after it", seen, time.Since(w.tokens.expiresAt()).Round(time.Millisecond))
+		return nil
+	}
+	if a.str("error") == want || strings.Contains(a.str("message"), want) {
+		w.warn("the expired token's 401 says %s only in its body, not in WWW-Authenticate: Bearer error=%q (RFC 6750 section 3.1)", want, want)
+		return nil
+	}
+	return fmt.Errorf("expected WWW-Authenticate: Bearer error=%q for the expired access token (RFC 6750 section 3.1; %s); %s", want, seen, a)
 }
 
 func (w *World) answers200() error {
+	if err := w.notAnAnswer(w.last); err != nil {
+		return err
+	}
 	if a := w.last; a.err != nil || a.status != http.StatusOK {
 		return fmt.Errorf("expected HTTP 200 from the accounts resource; %s", a)
 	}
@@ -139,6 +208,9 @@ func splitParams(s string) []string {
 
 func (w *World) answers401Challenge() error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	if a.err != nil || a.status != http.StatusUnauthorized {
 		return fmt.Errorf("expected HTTP 401 with a Bearer challenge; %s", a)
 	}
@@ -154,6 +226,9 @@ func (w *World) answers401Challenge() error {
 
 func (w *World) answers401Error(want string) error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	if a.err != nil || a.status != http.StatusUnauthorized {
 		return fmt.Errorf("expected HTTP 401 with WWW-Authenticate: Bearer error=%q; %s", want, a)
 	}
@@ -166,6 +241,9 @@ func (w *World) answers401Error(want string) error {
 
 func (w *World) tokenRefused() error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	switch {
 	case a.err != nil:
 		return fmt.Errorf("expected HTTP 401 or 403; %s", a)
@@ -174,6 +252,28 @@ func (w *World) tokenRefused() error {
 	default:
 		return fmt.Errorf("expected the bank to refuse an access token presented over another TPP's certificate with HTTP 401 or 403; %s", a)
 	}
+}
+
+// ownTokenOpens is the positive control of BEARER-06: the second TPP's own token opens the
+// accounts resource over its certificate, so its refusal of the primary TPP's token was
+// for the token, not for the second TPP.
+func (w *World) ownTokenOpens(ctx context.Context) error {
+	refused, primary := w.last, w.tokens
+	second := w.named("second")
+	if err := w.hasTokens(ctx, second); err != nil {
+		w.inconclusiveWhy = ""
+		return w.inconclusive("positive control failed: the second TPP could not get its own access token (%v), so the refusal (%s) may be the second TPP's, not the token's", err, refused)
+	}
+	a := w.callAccounts(ctx, second, "Bearer", w.tokens.access)
+	w.tokens = primary
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if a.err != nil || a.status != http.StatusOK {
+		return w.inconclusive("positive control failed: the second TPP's own access token does not open the accounts resource either (%s), so the refusal of the primary TPP's token proves nothing", a)
+	}
+	w.note("positive control: the second TPP's own access token opens the accounts resource over its certificate")
+	return nil
 }
 
 // tampered returns the access token with a character in its middle changed. Not the last
@@ -194,34 +294,46 @@ func tampered(tok string) (string, error) {
 	return tok[:i] + string(repl) + tok[i+1:], nil
 }
 
-// expiryAcrossRuns handles a token that lives longer than the run may wait: the check uses
-// a token kept by an earlier run once it has expired, and this run's token is kept for a
-// later run. Without a state file, the check is skipped with the reason.
-func (w *World) expiryAcrossRuns(lifetime, max time.Duration) error {
+// expiryAcrossRuns handles a token that lives longer than the run may wait. This run's
+// token is kept in the state file; the check is made, with all its proof, by a run that
+// finds a kept token expiring within the wait: it watches that token expire instead. A
+// kept token that expired before any run could watch it is dropped: seen refused after
+// its expiry but not working shortly before, it could have been superseded.
+func (w *World) expiryAcrossRuns() error {
 	t, st := w.tokens, w.env.State
-	too := fmt.Sprintf("the access token lives %s (expires_in %.0f), more than options.max_expiry_wait %s allows the suite to wait", lifetime, t.expiresIn, max)
+	wait := w.p.Options.MaxExpiryWait
+	too := fmt.Sprintf("the access token lives %s (expires_in %.0f), more than options.max_expiry_wait %s allows the suite to wait",
+		time.Until(t.expiresAt()).Round(time.Second), t.expiresIn, wait)
 	if st == nil {
 		return w.skipBecause("%s; run with a state file (--state) to check it in a later run", too)
 	}
 	bank, client := w.p.Endpoints.Token, t.owner.ClientID
 	fresh := state.Token{Bank: bank, ClientID: client, AccessToken: t.access, IssuedAt: t.received,
-		ExpiresAt: t.received.Add(lifetime), IssuedByRun: w.env.RunID}
-	old, ok := st.TakeExpired(bank, client, time.Now(), w.p.Options.ExpirySkew)
-	if ok {
-		w.env.Redactor.Add(old.AccessToken)
-		w.tokens = &tokenSet{owner: t.owner, access: old.AccessToken, tokenType: t.tokenType, received: old.IssuedAt}
-		w.note("checked with an access token issued by run %s at %s, expired at %s", old.IssuedByRun,
-			old.IssuedAt.Format(time.RFC3339), old.ExpiresAt.Format(time.RFC3339))
-		st.Keep(fresh) // for the next run after this one's token expires
+		ExpiresAt: t.expiresAt(), IssuedByRun: w.env.RunID}
+	defer st.Keep(fresh)
+	window := func(exp time.Time) string {
+		return fmt.Sprintf("a run started between %s and %s with the same state file (%s) completes this check; raise options.max_expiry_wait to widen that window",
+			exp.Add(w.p.Options.ExpirySkew-wait).Format(time.RFC3339), exp.Add(-time.Second-w.p.Options.ExpirySkew).Format(time.RFC3339), st.Path())
+	}
+	for {
+		kept, ok := st.TakeNext(bank, client)
+		switch {
+		case !ok:
+			return w.skipBecause("%s; it is kept for a later run: %s", too, window(fresh.ExpiresAt))
+		case time.Now().After(kept.ExpiresAt.Add(-time.Second - w.p.Options.ExpirySkew)):
+			w.note("the access token kept by run %s expired at %s before a run could watch it expire: dropped", kept.IssuedByRun, kept.ExpiresAt.Format(time.RFC3339))
+			continue
+		case time.Until(kept.ExpiresAt.Add(w.p.Options.ExpirySkew)) > wait:
+			st.Keep(kept)
+			return w.skipBecause("%s; a token kept by run %s expires at %s: %s", too, kept.IssuedByRun, kept.ExpiresAt.Format(time.RFC3339), window(kept.ExpiresAt))
+		}
+		w.env.Redactor.Add(kept.AccessToken)
+		w.tokens = &tokenSet{owner: t.owner, access: kept.AccessToken, tokenType: t.tokenType, received: kept.IssuedAt,
+			expiresIn: kept.ExpiresAt.Sub(kept.IssuedAt).Seconds(), hasExpires: true}
+		w.note("checked with the access token issued by run %s at %s, expiring at %s", kept.IssuedByRun,
+			kept.IssuedAt.Format(time.RFC3339), kept.ExpiresAt.Format(time.RFC3339))
 		return nil
 	}
-	if exp, ok := st.Pending(bank, client); ok {
-		return w.skipBecause("%s; a token kept by an earlier run in %s expires at %s: the first run after that checks it",
-			too, st.Path(), exp.Add(w.p.Options.ExpirySkew).Format(time.RFC3339))
-	}
-	st.Keep(fresh)
-	return w.skipBecause("%s; the token is kept in %s and the first run after %s checks it",
-		too, st.Path(), fresh.ExpiresAt.Add(w.p.Options.ExpirySkew).Format(time.RFC3339))
 }
 
 // callWithRequestID calls the accounts resource with an unknown token and a fresh
@@ -246,6 +358,9 @@ func (w *World) callWithRequestID(ctx context.Context, c *profile.Client) error 
 // message required) and the echo of X-Request-ID.
 func (w *World) stetErrorBody() error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	if a.err != nil || a.status != http.StatusUnauthorized {
 		return fmt.Errorf("expected HTTP 401; %s", a)
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -68,6 +70,9 @@ func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
 // does not match a valid certificate is the OAuth server's to refuse: strict.
 func (w *World) clientRefused(strict bool) error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	mode := w.p.Options.ClientMismatch
 	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
 		if mode == "http" {
@@ -94,17 +99,28 @@ func (w *World) clientRefused(strict bool) error {
 	return nil
 }
 
+// roleRefusals are the errors by which a bank says that a TPP may not have what it asks
+// for: only these, or 401/403 at the token endpoint or the resource, or an error on the
+// callback, count as refusing the missing PSP_AI role (MTLS-03).
+var roleRefusals = []string{"unauthorized_client", "access_denied", "invalid_scope", "invalid_client"}
+
 // roleAsksAccess runs the whole flow for the TPP lacking the AISP role, noting where the
-// bank refused it. Only a refusal counts: an OAuth error, an error page of the bank, or
-// 401/403 on the accounts. A bank that fails (no answer, 5xx) has refused nothing, and the
-// check says it cannot conclude.
+// bank refused it. Only a refusal that names an authorization problem counts; anything
+// else (an error page about something else, a redirect_uri problem, no answer, 429, 5xx)
+// leaves the check inconclusive, with where the journey stopped.
 func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
+	first := w.firstPage(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI)
 	if err := w.psuDecides(ctx, c, true); err != nil {
-		if w.journeyInconclusive() == nil { // stopped on one of the bank's own pages
-			w.roleRefusedAt = "the authorization journey (" + journeyError(w.journeyErr) + ")"
+		w.inconclusiveWhy = "" // a journey stopped by the bank may be the refusal looked for
+		if why := notAnAuthorizationRefusal(first); why != "" {
+			return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: %s", why)
+		}
+		if code := roleRefusalIn(w.outcome.LastURL, first); code != "" && w.journeyInconclusive() == nil {
+			w.roleRefusedAt = fmt.Sprintf("the authorization journey (%s, error %s)", first.where(), code)
 			return nil
 		}
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %w", err)
+		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: its journey stopped without a role-related error (%s), at %s: %s",
+			strings.Join(roleRefusals, ", "), first.where(), journeyError(w.journeyErr))
 	}
 	q := w.outcome.Callback.Query()
 	if q.Get("code") == "" {
@@ -112,22 +128,22 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 			w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", e)
 			return nil
 		}
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
+		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
 	}
 	w.code = q.Get("code")
 	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	switch {
-	case a.status == 0 && a.err != nil && isTLSRefusal(a.err):
-		w.roleRefusedAt = "the TLS handshake of the token endpoint (" + evidence.Describe(a.err) + ")"
-		return nil
-	case a.err != nil || a.status >= 500:
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint failed: %s", a)
-	case a.status >= 400 && (a.str("error") != "" || a.status == http.StatusUnauthorized || a.status == http.StatusForbidden),
-		a.str("error") != "" && a.str("access_token") == "": // an OAuth error, even under a wrong status (TOKEN-13's business)
+	case a.status == 0 && a.err != nil:
+		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint gave no HTTP answer (%s), which does not say why", evidence.Describe(a.err))
+	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden,
+		a.status >= 400 && slices.Contains(roleRefusals, a.str("error")):
 		w.roleRefusedAt = "the token endpoint (" + a.String() + ")"
 		return nil
 	case a.status != http.StatusOK || a.str("access_token") == "":
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: %s", a)
+		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint refused it for another reason than a role (%s)", a)
 	}
 	if err := w.keepTokens(c, a); err != nil {
 		return err
@@ -135,13 +151,35 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	// A token may still be issued (without the aisp scope, say): what matters is that it
 	// does not open the accounts.
 	r := w.callAccounts(ctx, c, "Bearer", w.tokens.access)
+	if err := w.notARefusal(r); err != nil {
+		return err
+	}
 	switch {
 	case r.err == nil && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
 		w.roleRefusedAt = fmt.Sprintf("the accounts resource (HTTP %d)", r.status)
 	case r.err != nil || r.status != http.StatusOK:
-		return fmt.Errorf("cannot tell whether the bank refuses the TPP without the AISP role: the accounts resource answered %s", r)
+		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the accounts resource answered %s", r)
 	}
 	return nil
+}
+
+// roleRefusalIn finds a role-related error code in the URL where a journey stopped (an
+// error parameter) or in the first page the bank showed.
+func roleRefusalIn(lastURL string, first authStart) string {
+	if u, err := url.Parse(lastURL); err == nil {
+		if e := u.Query().Get("error"); slices.Contains(roleRefusals, e) {
+			return e
+		}
+	}
+	if first.page != nil {
+		body := strings.ToLower(string(first.page.body))
+		for _, code := range roleRefusals {
+			if strings.Contains(body, code) {
+				return code
+			}
+		}
+	}
+	return ""
 }
 
 func (w *World) roleGetsNoAccess() error {
@@ -230,6 +268,24 @@ func (w *World) tlsLegacyRefused() error {
 	if errors.As(pr.legacy, &ne) && ne.Timeout() {
 		return fmt.Errorf("expected the bank to refuse a TLS 1.1 handshake; it did not answer it: %s", evidence.Describe(pr.legacy))
 	}
+	if !versionRefused(pr.legacy) {
+		// A handshake_failure, a reset or a closed connection may mean "no cipher suite in
+		// common" (TLS 1.1 offered only with suites this TLS stack lacks, such as DHE): not
+		// proof that the version itself is refused.
+		return w.inconclusive("the TLS 1.1 handshake failed, but not with a protocol_version alert (RFC 5246 section 7.2.2) nor with the bank choosing a newer version: %s; the bank may accept TLS 1.1 with cipher suites the suite cannot offer", evidence.Describe(pr.legacy))
+	}
 	w.note("TLS 1.2+ negotiated %s; TLS 1.1 refused: %s", pr.modernVersion, evidence.Describe(pr.legacy))
 	return nil
+}
+
+// versionRefused says whether a failed handshake proves that the server refused the
+// protocol version: its protocol_version alert, or a ServerHello for a newer version than
+// the client offered (which the client then aborts).
+func versionRefused(err error) bool {
+	var alert tls.AlertError
+	if errors.As(err, &alert) && alert == 70 { // protocol_version
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "protocol version not supported") || strings.Contains(msg, "server selected unsupported protocol version")
 }

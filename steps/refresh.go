@@ -122,6 +122,9 @@ func (w *World) keepRefreshToken() {
 
 func (w *World) newBearerToken() error {
 	a := w.last
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
 	if a.err != nil || a.status != http.StatusOK {
 		return fmt.Errorf("expected HTTP 200 to the refresh; %s", a)
 	}
@@ -143,6 +146,9 @@ func (w *World) rotationAsDeclared() error {
 	prev, cur := w.previous.refresh, w.tokens.refresh
 	rotated := cur != "" && cur != prev
 	replay := w.last
+	if err := w.notARefusal(replay); err != nil {
+		return err
+	}
 	refused := replay.err == nil && replay.status == http.StatusBadRequest && replay.str("error") == "invalid_grant"
 	accepted := replay.err == nil && replay.status == http.StatusOK && replay.str("access_token") != ""
 	switch mode := w.p.Options.RefreshRotation; {
@@ -169,6 +175,9 @@ func (w *World) rotationAsDeclared() error {
 // section 3.3 lets a bank ignore part of a requested scope if it says so).
 func (w *World) widerScopeRefused() error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	if w.refusedWith("invalid_scope") == nil {
 		return nil
 	}

@@ -17,6 +17,12 @@ func (w *World) registerRevocation(sc *godog.ScenarioContext) {
 		return w.revoke(ctx, w.named(who), kind)
 	})
 	sc.Step(`^the bank confirms the revocation$`, w.revocationConfirmed)
+	sc.Step(`^the primary TPP has revoked its access token$`, func(ctx context.Context) error {
+		if err := w.revoke(ctx, w.named("primary"), "access"); err != nil {
+			return err
+		}
+		return w.revocationConfirmed()
+	})
 	sc.Step(`^the primary TPP's refresh with that token is refused with "([^"]*)"$`, func(ctx context.Context, code string) error {
 		c := w.named("primary")
 		w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
@@ -25,6 +31,9 @@ func (w *World) registerRevocation(sc *godog.ScenarioContext) {
 	sc.Step(`^the primary TPP can still refresh its access token$`, func(ctx context.Context) error {
 		c := w.named("primary")
 		a := w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+		if err := w.notARefusal(a); err != nil {
+			return err
+		}
 		if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
 			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
 		}
@@ -49,11 +58,19 @@ func (w *World) revoke(ctx context.Context, c *profile.Client, kind string) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w.do(ctx, w.client(c), req)
-	return nil
+	a := w.do(ctx, w.client(c), req)
+	if c != w.tokens.owner {
+		// Another TPP's revocation request must have reached the bank for the owner's
+		// token surviving it to mean anything.
+		return w.notARefusal(a)
+	}
+	return w.notAnAnswer(a)
 }
 
 func (w *World) revocationConfirmed() error {
+	if err := w.notAnAnswer(w.last); err != nil {
+		return err
+	}
 	if a := w.last; a.err != nil || a.status != http.StatusOK {
 		return fmt.Errorf("expected HTTP 200 to the revocation (RFC 7009 section 2.2); %s", a)
 	}

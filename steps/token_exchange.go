@@ -81,6 +81,12 @@ func (w *World) registerTokenExchange(sc *godog.ScenarioContext) {
 		w.exchange(ctx, b, b.ClientID, w.named("primary").RedirectURI)
 		return nil
 	})
+	sc.Step(`^the code still works for the (primary|second) TPP with its own certificate$`, func(ctx context.Context, c string) error {
+		return w.codeStillWorks(ctx, w.named(c))
+	})
+	sc.Step(`^a fresh code, exchanged at once, works$`, func(ctx context.Context) error {
+		return w.freshCodeWorks(ctx, w.named("primary"), "the expired code's refusal")
+	})
 	sc.Step(`^the bank refuses the token request with the error "([^"]*)"$`, func(code string) error { return w.refusedWith(code) })
 	sc.Step(`^the bank refuses the token request with one of the errors "([^"]*)"$`, func(list string) error {
 		return w.refusedWith(splitList(list)...)
@@ -153,7 +159,47 @@ func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, re
 	if w.verifier != "" {
 		f.Set("code_verifier", w.verifier)
 	}
-	return w.postToken(ctx, cert, f)
+	var a *answer
+	w.sharingGate(clientID, func() { a = w.postToken(ctx, cert, f) })
+	return a
+}
+
+// codeStillWorks is the positive control of a refused code exchange: the same code, sent
+// as it should be by the TPP it was issued to (its certificate, client_id, redirect_uri
+// and verifier), gets tokens. Then the refusal was for what the check altered. A bank may
+// burn a code on a refused exchange: then a fresh code stands in for it.
+func (w *World) codeStillWorks(ctx context.Context, c *profile.Client) error {
+	refused := w.last
+	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
+		w.note("positive control: the same code, sent as it should be by %s, got tokens", c.Describe())
+		return nil
+	}
+	w.note("the code no longer works after the refused exchange (%s): the bank burns it; a fresh code is the positive control", a)
+	return w.freshCodeWorks(ctx, c, fmt.Sprintf("the refusal (%s)", refused))
+}
+
+// freshCodeWorks is a positive control by a new PSU journey: a fresh code of c, exchanged
+// at once as it should be, gets tokens. If it does not, refused (what the check saw) is
+// not attributable to what the check is about.
+func (w *World) freshCodeWorks(ctx context.Context, c *profile.Client, refused string) error {
+	w.verifier = ""
+	if err := w.psuApproved(ctx, c); err != nil {
+		w.inconclusiveWhy = ""
+		return w.inconclusive("positive control failed: a fresh PSU journey for %s gave no code (%v), so %s cannot be attributed to what this check is about", c.Describe(), err, refused)
+	}
+	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+		if err := w.notAnAnswer(a); err != nil {
+			return err
+		}
+		return w.inconclusive("positive control failed: a fresh code of %s, exchanged at once as it should be, is refused too (%s), so %s cannot be attributed to what this check is about", c.Describe(), a, refused)
+	}
+	w.note("positive control: a fresh code of %s, exchanged at once, got tokens", c.Describe())
+	return nil
 }
 
 // keepTokens records a successful token response as the current tokens of owner.
@@ -206,6 +252,9 @@ func (w *World) hasRefreshed(ctx context.Context, c *profile.Client) error {
 }
 
 func (w *World) issuesAccessToken() error {
+	if err := w.notAnAnswer(w.last); err != nil {
+		return err
+	}
 	if a := w.last; a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
 		return fmt.Errorf("expected an access token for a code exchange without scope (STET: the request shall be sent WITHOUT scope); %s", a)
 	}
@@ -214,6 +263,9 @@ func (w *World) issuesAccessToken() error {
 
 func (w *World) answers200JSON() error {
 	a := w.last
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
 	if a.err != nil || a.status != http.StatusOK {
 		return fmt.Errorf("expected HTTP 200; %s", a)
 	}
@@ -299,6 +351,9 @@ func (w *World) expiresInPositive() error {
 // refusedWith checks an RFC 6749 section 5.2 refusal with one of the given error codes.
 func (w *World) refusedWith(codes ...string) error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	want := strings.Join(codes, " or ")
 	switch {
 	case a.err != nil:
@@ -325,6 +380,9 @@ func tokenHint(a *answer) string {
 
 func (w *World) errorResponseIsRFC() error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	if a.err != nil {
 		return fmt.Errorf("expected an HTTP error response; %s", a)
 	}
@@ -350,6 +408,14 @@ func (w *World) errorResponseIsRFC() error {
 // is issued), rejected (an RFC 6749 error), or either (noted, never failed).
 func (w *World) scopeAtTokenAsDeclared() error {
 	a := w.last
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if w.p.Options.ScopeAtToken != "ignored" {
+		if err := w.notARefusal(a); err != nil {
+			return err
+		}
+	}
 	issued := a.err == nil && a.status == http.StatusOK && a.str("access_token") != ""
 	refused := a.err == nil && a.status >= 400 && a.status < 500 && a.str("error") != ""
 	switch mode := w.p.Options.ScopeAtToken; {
@@ -380,6 +446,9 @@ func (w *World) getToken(ctx context.Context, c *profile.Client) error {
 
 func (w *World) getRefused() error {
 	a := w.last
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
 	switch {
 	case a.err != nil:
 		return fmt.Errorf("expected HTTP 405 (or 400) to GET /token; %s", a)

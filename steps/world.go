@@ -50,6 +50,7 @@ type Env struct {
 
 	mu     sync.Mutex
 	worlds []*World
+	gates  map[string]*sync.RWMutex // expiry gates by client_id (expiry_gate.go)
 }
 
 // Results returns the result of every scenario that started, in start order.
@@ -77,7 +78,9 @@ type World struct {
 	stepStart time.Time
 	stepExch  int
 	skip      string // reason the scenario was skipped
-	na        string // reason the scenario does not apply to this bank
+	// inconclusiveWhy is why what the bank did proves neither compliance nor a breach.
+	inconclusiveWhy string
+	na              string // reason the scenario does not apply to this bank
 
 	// The authorization journey.
 	sentState     string
@@ -86,6 +89,9 @@ type World struct {
 	journeyStopAt []string // further prefixes that end the next journey unrequested
 	journeyErr    error
 	authStart     authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
+	// A negative authorization check's first pages: the unaltered request's (the positive
+	// control) and the altered one's.
+	control, altered authStart
 
 	// The code and the tokens.
 	verifier     string // the PKCE code_verifier of the authorization request, if any
@@ -99,11 +105,24 @@ type World struct {
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
 	refreshSpent     bool   // the scenario replayed its refresh token or gave it away
 
+	// BEARER-04: the gate held while the token's expiry is watched, and when the token
+	// was last seen working.
+	heldGate    *sync.RWMutex
+	seenValidAt time.Time
+
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
 	roleRefusedAt string
 	requestID     string // the X-Request-ID sent (BEARER-09)
 	// MTLS-09: TLS handshakes at forced versions.
 	tlsProbe tlsProbe
+}
+
+// expiresAt is when the access token expires, counted from its arrival (zero: unknown).
+func (t *tokenSet) expiresAt() time.Time {
+	if !t.hasExpires || t.expiresIn <= 0 {
+		return time.Time{}
+	}
+	return t.received.Add(time.Duration(t.expiresIn * float64(time.Second)))
 }
 
 // tokenSet is what one successful token response gave.
@@ -192,6 +211,14 @@ func (w *World) note(format string, args ...any) {
 // skipBecause ends the scenario as skipped, with a reason a person can act on.
 func (w *World) skipBecause(format string, args ...any) error {
 	w.skip = fmt.Sprintf(format, args...)
+	return godog.ErrSkip
+}
+
+// inconclusive ends the scenario as inconclusive: the bank's answer cannot be attributed to
+// what the check is about (a rate limit, a server error, a refusal with no positive
+// control). The reason says where and why, so that a person can act on it.
+func (w *World) inconclusive(format string, args ...any) error {
+	w.inconclusiveWhy = fmt.Sprintf(format, args...)
 	return godog.ErrSkip
 }
 

@@ -102,6 +102,25 @@ func (s *Store) TakeExpired(bank, clientID string, now time.Time, skew time.Dura
 	return Token{}, false
 }
 
+// TakeNext removes and returns the kept token of bank and clientID that expires first,
+// expired or not.
+func (s *Store) TakeNext(bank, clientID string) (Token, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best := -1
+	for i, t := range s.file.Tokens {
+		if t.Bank == bank && t.ClientID == clientID && (best < 0 || t.ExpiresAt.Before(s.file.Tokens[best].ExpiresAt)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Token{}, false
+	}
+	t := s.file.Tokens[best]
+	s.file.Tokens = append(s.file.Tokens[:best], s.file.Tokens[best+1:]...)
+	return t, true
+}
+
 // Pending returns the earliest expiry of the tokens kept for bank and clientID.
 func (s *Store) Pending(bank, clientID string) (time.Time, bool) {
 	s.mu.Lock()
