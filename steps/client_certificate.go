@@ -73,10 +73,13 @@ func (w *World) clientRefused(strict bool) error {
 	if err := w.notARefusal(a); err != nil {
 		return err
 	}
-	mode := w.p.Options.ClientMismatch
+	option, mode := "bad_certificate", w.p.Options.BadCertificate
+	if strict {
+		option, mode = "client_mismatch", w.p.Options.ClientMismatch
+	}
 	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
 		if mode == "http" {
-			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares client_mismatch: http); %s", a)
+			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares %s: http); %s", option, a)
 		}
 		if !isTLSRefusal(a.err) {
 			return fmt.Errorf("expected the bank to refuse the client in the TLS handshake or with invalid_client; the request failed otherwise: %s", evidence.Describe(a.err))
@@ -87,7 +90,7 @@ func (w *World) clientRefused(strict bool) error {
 		return fmt.Errorf("expected the bank to refuse the client; it answered %s%s", a, tokenHint(a))
 	}
 	if mode == "tls" {
-		return fmt.Errorf("expected the TLS handshake to fail (the profile declares client_mismatch: tls); the bank answered %s", a)
+		return fmt.Errorf("expected the TLS handshake to fail (the profile declares %s: tls); the bank answered %s", option, a)
 	}
 	if a.str("error") != "invalid_client" || (a.status != http.StatusBadRequest && a.status != http.StatusUnauthorized) {
 		if !strict && a.status >= 400 && a.status < 500 && a.str("access_token") == "" {

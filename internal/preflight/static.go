@@ -121,10 +121,12 @@ func (s *statics) client(c *profile.Client) {
 	switch {
 	case org == "":
 		s.add(Fail, field, "the certificate %s has no organizationIdentifier (OID 2.5.4.97): STET requires it to equal client_id %s", eidas.Describe(leaf), c.ClientID)
+	case org != c.ClientID && s.p.Options.ClientIDMatch == "indirect":
+		s.add(OK, field, "client_id %s was issued by registration and is linked to organizationIdentifier %s (options.client_id_match: indirect)", c.ClientID, org)
 	case org != c.ClientID:
-		s.add(Fail, field, "organizationIdentifier %s differs from client_id %s", org, c.ClientID)
+		s.add(Fail, field, "organizationIdentifier %s differs from client_id %s (declare options.client_id_match: indirect if the bank issues client_ids by registration)", org, c.ClientID)
 	}
-	if primary := s.p.Clients.Primary; c.Name == profile.ClientExpired && primary != nil && org != "" && org != primary.ClientID {
+	if primary := s.p.Clients.Primary; c.Name == profile.ClientExpired && primary != nil && org != "" && org != primary.OrganizationIdentifier() {
 		s.add(Fail, field, "organizationIdentifier %s is not the primary client's %s: clients.expired must be the primary TPP's identity in an expired certificate, so that only the expiry differs", org, primary.ClientID)
 	}
 

@@ -154,7 +154,7 @@ func TestStaticPointsAtTheLine(t *testing.T) {
 	f := newFixture(t)
 	p := f.load(t, "https://bank.example", "", replaceClient(defaultClients(), client{profile.ClientPrimary, "PSDFR-ACPR-99999", "tpp-a"}))
 	path := filepath.Join(f.dir, "bank.yaml")
-	want := fmt.Sprintf("FAIL clients.primary.certificate: organizationIdentifier PSDFR-ACPR-12345 differs from client_id PSDFR-ACPR-99999 (%s:%d)",
+	want := fmt.Sprintf("FAIL clients.primary.certificate: organizationIdentifier PSDFR-ACPR-12345 differs from client_id PSDFR-ACPR-99999 (declare options.client_id_match: indirect if the bank issues client_ids by registration) (%s:%d)",
 		path, lineOf(t, path, "certificate: tpp-a.pem"))
 	got := Static(p, time.Now())
 	for _, f := range got {

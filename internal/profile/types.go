@@ -104,11 +104,21 @@ type BrowserOptions struct {
 
 // Options are what the bank declares where STET banks legitimately differ.
 type Options struct {
-	RefreshRotation string        `yaml:"refresh_rotation"` // rotate | reuse | either (default either)
-	ClientMismatch  string        `yaml:"client_mismatch"`  // tls | http | either (default either)
-	PKCE            string        `yaml:"pkce"`             // none | supported | required (default none)
-	ScopeAtToken    string        `yaml:"scope_at_token"`   // ignored | rejected | either (default either)
-	CodeLifetime    time.Duration `yaml:"code_lifetime,omitempty"`
-	MaxExpiryWait   time.Duration `yaml:"max_expiry_wait"` // default 30s
-	ExpirySkew      time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
+	RefreshRotation string `yaml:"refresh_rotation"` // rotate | reuse | either (default either)
+	// ClientMismatch is how a client_id that does not match a valid certificate is refused:
+	// tls | http | either (default either).
+	ClientMismatch string `yaml:"client_mismatch"`
+	// BadCertificate is how a certificate the bank cannot accept at all (none, expired,
+	// untrusted issuer) is refused: tls | http | either (default either). Usually in the
+	// handshake, where client_id mismatches are refused in HTTP: hence two options.
+	BadCertificate string `yaml:"bad_certificate"`
+	// ClientIDMatch is STET's "direct or indirect matching" of client_id and the QWAC's
+	// Authorization Number: direct (client_id is the organizationIdentifier) or indirect
+	// (client_ids issued by registration, linked to it). Default direct.
+	ClientIDMatch string        `yaml:"client_id_match"`
+	PKCE          string        `yaml:"pkce"`           // none | supported | required (default none)
+	ScopeAtToken  string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
+	CodeLifetime  time.Duration `yaml:"code_lifetime,omitempty"`
+	MaxExpiryWait time.Duration `yaml:"max_expiry_wait"` // default 30s
+	ExpirySkew    time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
 }

@@ -84,6 +84,8 @@ func (c *checker) validate(p *Profile) {
 
 	c.enum("options.refresh_rotation", &p.Options.RefreshRotation, "either", "rotate", "reuse", "either")
 	c.enum("options.client_mismatch", &p.Options.ClientMismatch, "either", "tls", "http", "either")
+	c.enum("options.bad_certificate", &p.Options.BadCertificate, "either", "tls", "http", "either")
+	c.enum("options.client_id_match", &p.Options.ClientIDMatch, "direct", "direct", "indirect")
 	c.enum("options.pkce", &p.Options.PKCE, "none", "none", "supported", "required")
 	c.enum("options.scope_at_token", &p.Options.ScopeAtToken, "either", "ignored", "rejected", "either")
 	c.duration("options.code_lifetime", &p.Options.CodeLifetime, 0)
