@@ -13,6 +13,11 @@ Feature: Refreshing the access token
     When the primary TPP refreshes the access token without a scope
     Then the bank answers 200 with a new Bearer access token
 
+  @TOKEN-04
+  Scenario: Refresh responses are not cached either
+    Given the primary TPP has refreshed its access token
+    Then the token response forbids caching with Cache-Control no-store
+
   @REFRESH-02
   Scenario: The refreshed access token opens the accounts resource
     Given the primary TPP has refreshed its access token

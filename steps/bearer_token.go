@@ -64,7 +64,7 @@ func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, 
 	if err != nil {
 		return &answer{err: err}
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", w.p.Options.ResourceMediaType)
 	for k, v := range w.p.Headers {
 		req.Header.Set(k, expandHeader(v))
 	}
@@ -348,7 +348,7 @@ func (w *World) callWithRequestID(ctx context.Context, c *profile.Client) error 
 	}
 	w.requestID = newUUID()
 	req.Header.Set("X-Request-ID", w.requestID)
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", w.p.Options.ResourceMediaType)
 	req.Header.Set("Authorization", "Bearer unknown-"+newUUID())
 	w.do(ctx, w.client(c), req)
 	return nil

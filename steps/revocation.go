@@ -71,8 +71,8 @@ func (w *World) revocationConfirmed() error {
 	if err := w.notAnAnswer(w.last); err != nil {
 		return err
 	}
-	if a := w.last; a.err != nil || a.status != http.StatusOK {
-		return fmt.Errorf("expected HTTP 200 to the revocation (RFC 7009 section 2.2); %s", a)
+	if a := w.last; a.err != nil || (a.status != http.StatusOK && a.status != http.StatusNoContent) {
+		return fmt.Errorf("expected HTTP 200 (or 204, as many banks answer) to the revocation (RFC 7009 section 2.2); %s", a)
 	}
 	return nil
 }

@@ -115,10 +115,13 @@ type Options struct {
 	// ClientIDMatch is STET's "direct or indirect matching" of client_id and the QWAC's
 	// Authorization Number: direct (client_id is the organizationIdentifier) or indirect
 	// (client_ids issued by registration, linked to it). Default direct.
-	ClientIDMatch string        `yaml:"client_id_match"`
-	PKCE          string        `yaml:"pkce"`           // none | supported | required (default none)
-	ScopeAtToken  string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
-	CodeLifetime  time.Duration `yaml:"code_lifetime,omitempty"`
-	MaxExpiryWait time.Duration `yaml:"max_expiry_wait"` // default 30s
-	ExpirySkew    time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
+	ClientIDMatch string `yaml:"client_id_match"`
+	// ResourceMediaType is what resource calls Accept: STET resources are
+	// application/hal+json (the default); some banks serve application/json.
+	ResourceMediaType string        `yaml:"resource_media_type"`
+	PKCE              string        `yaml:"pkce"`           // none | supported | required (default none)
+	ScopeAtToken      string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
+	CodeLifetime      time.Duration `yaml:"code_lifetime,omitempty"`
+	MaxExpiryWait     time.Duration `yaml:"max_expiry_wait"` // default 30s
+	ExpirySkew        time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
 }

@@ -19,8 +19,10 @@ const (
 	DefaultPSUJourney     = 2 * time.Minute
 	DefaultMaxExpiryWait  = 30 * time.Second
 	DefaultExpirySkew     = 2 * time.Second
-	DefaultAISPScope      = "aisp"
-	DefaultMinTLSVersion  = "1.2"
+	// DefaultResourceMediaType is the media type of STET's resources (Part III).
+	DefaultResourceMediaType = "application/hal+json"
+	DefaultAISPScope         = "aisp"
+	DefaultMinTLSVersion     = "1.2"
 )
 
 // Values of the enumerated keys.
@@ -86,6 +88,9 @@ func (c *checker) validate(p *Profile) {
 	c.enum("options.client_mismatch", &p.Options.ClientMismatch, "either", "tls", "http", "either")
 	c.enum("options.bad_certificate", &p.Options.BadCertificate, "either", "tls", "http", "either")
 	c.enum("options.client_id_match", &p.Options.ClientIDMatch, "direct", "direct", "indirect")
+	if p.Options.ResourceMediaType == "" {
+		p.Options.ResourceMediaType = DefaultResourceMediaType
+	}
 	c.enum("options.pkce", &p.Options.PKCE, "none", "none", "supported", "required")
 	c.enum("options.scope_at_token", &p.Options.ScopeAtToken, "either", "ignored", "rejected", "either")
 	c.duration("options.code_lifetime", &p.Options.CodeLifetime, 0)
