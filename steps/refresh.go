@@ -79,8 +79,11 @@ func (w *World) keepRefreshed(c *profile.Client, a *answer) error {
 	if err := w.keepTokens(c, a); err != nil {
 		return err
 	}
-	if w.tokens.refresh == "" && used != nil {
-		w.tokens.refresh = used.refresh
+	if used != nil {
+		w.tokens.consentAt = used.consentAt // a refresh renews the tokens, not the consent
+		if w.tokens.refresh == "" {
+			w.tokens.refresh = used.refresh
+		}
 	}
 	return nil
 }
@@ -95,7 +98,7 @@ func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
 	if st := w.env.State; st != nil {
 		if kept, ok := st.TakeRefresh(w.p.Endpoints.Token, c.ClientID); ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken}
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt}
 			a := w.postToken(ctx, c, refreshForm(kept.RefreshToken, c.ClientID))
 			if err := w.keepRefreshed(c, a); err == nil {
 				w.previous = nil
@@ -117,7 +120,7 @@ func (w *World) keepRefreshToken() {
 		return
 	}
 	st.KeepRefresh(state.Refresh{Bank: w.p.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,
-		KeptAt: time.Now(), KeptByRun: w.env.RunID})
+		KeptAt: time.Now(), KeptByRun: w.env.RunID, ConsentAt: t.consentAt, Lifetime: w.watchLifetime})
 }
 
 func (w *World) newBearerToken() error {

@@ -47,6 +47,7 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	w.registerClientCertificate(sc)
 	w.registerBearerToken(sc)
 	w.registerRefresh(sc)
+	w.registerRefreshLifetime(sc)
 	w.registerRevocation(sc)
 }
 

@@ -237,7 +237,11 @@ func (w *World) hasTokens(ctx context.Context, c *profile.Client) error {
 	if err := w.psuApproved(ctx, c); err != nil {
 		return err
 	}
-	return w.keepTokens(c, w.exchange(ctx, c, c.ClientID, c.RedirectURI))
+	if err := w.keepTokens(c, w.exchange(ctx, c, c.ClientID, c.RedirectURI)); err != nil {
+		return err
+	}
+	w.tokens.consentAt = w.codeReceived
+	return nil
 }
 
 // hasRefreshed is the precondition "the TPP has refreshed its access token".

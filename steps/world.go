@@ -104,6 +104,7 @@ type World struct {
 	beforeRefresh    string // the access token a refresh replaces (REFRESH-01)
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
 	refreshSpent     bool   // the scenario replayed its refresh token or gave it away
+	watchLifetime    bool   // the refresh token is kept to watch its lifetime (REFRESH-10/13)
 
 	// BEARER-04: the gate held while the token's expiry is watched, and when the token
 	// was last seen working.
@@ -133,6 +134,7 @@ type tokenSet struct {
 	tokenType  string
 	expiresIn  float64 // 0 when absent
 	received   time.Time
+	consentAt  time.Time // the PSU's consent (SCA) the grant comes from; zero: unknown
 	answer     *answer
 	hasExpires bool
 }

@@ -221,6 +221,12 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 	switch {
 	case t == durationType:
 		c.expandScalar(n, path)
+		// Days, which Go's durations lack, for lifetimes banks state in days (90d, 180d).
+		if d, ok := strings.CutSuffix(n.Value, "d"); ok {
+			if days, err := strconv.Atoi(d); err == nil && days >= 0 {
+				n.Value = strconv.Itoa(days*24) + "h"
+			}
+		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return // Decode reports the type mismatch
@@ -492,7 +498,7 @@ func tagText(tag string) string {
 func typeText(goType string) string {
 	switch {
 	case goType == "time.Duration":
-		return "a duration such as 30s or 2m"
+		return "a duration such as 30s, 2m or 90d"
 	case goType == "string":
 		return "a text"
 	case goType == "bool":

@@ -662,7 +662,7 @@ func TestYAMLProblems(t *testing.T) {
 		{"empty", "", "", "empty", 0},
 		{"top is a list", "- a\n", "", "expected a YAML mapping", 1},
 		{"duplicate key", "name: a\nname: b\n", "name", "already defined", 2},
-		{"duration without unit", "timeouts:\n  connect: 30\n", "timeouts.connect", "expected a duration such as 30s or 2m, found a number \"30\"", 2},
+		{"duration without unit", "timeouts:\n  connect: 30\n", "timeouts.connect", "expected a duration such as 30s, 2m or 90d, found a number \"30\"", 2},
 		{"list for a mapping", "tls:\n  - ca\n", "tls", "expected a mapping", 2},
 	}
 	for _, tt := range tests {

@@ -118,10 +118,16 @@ type Options struct {
 	ClientIDMatch string `yaml:"client_id_match"`
 	// ResourceMediaType is what resource calls Accept: STET resources are
 	// application/hal+json (the default); some banks serve application/json.
-	ResourceMediaType string        `yaml:"resource_media_type"`
-	PKCE              string        `yaml:"pkce"`           // none | supported | required (default none)
-	ScopeAtToken      string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
-	CodeLifetime      time.Duration `yaml:"code_lifetime,omitempty"`
-	MaxExpiryWait     time.Duration `yaml:"max_expiry_wait"` // default 30s
-	ExpirySkew        time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
+	ResourceMediaType string `yaml:"resource_media_type"`
+	// RefreshTokenLifetime is how long after the PSU's consent (SCA) a refresh token keeps
+	// working: 90 days (STET, the seeds), or 180 since EU Delegated Regulation 2022/2360.
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
+	// TokenPairs says whether a new consent of the same PSU, TPP and role supersedes the
+	// earlier token pair (one_per_psu, as BPCE does) or not (many, the default).
+	TokenPairs    string        `yaml:"token_pairs"`
+	PKCE          string        `yaml:"pkce"`           // none | supported | required (default none)
+	ScopeAtToken  string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
+	CodeLifetime  time.Duration `yaml:"code_lifetime,omitempty"`
+	MaxExpiryWait time.Duration `yaml:"max_expiry_wait"` // default 30s
+	ExpirySkew    time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
 }

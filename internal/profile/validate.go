@@ -19,6 +19,8 @@ const (
 	DefaultPSUJourney     = 2 * time.Minute
 	DefaultMaxExpiryWait  = 30 * time.Second
 	DefaultExpirySkew     = 2 * time.Second
+	// DefaultRefreshTokenLifetime is STET's and the seeds' 90 days.
+	DefaultRefreshTokenLifetime = 90 * 24 * time.Hour
 	// DefaultResourceMediaType is the media type of STET's resources (Part III).
 	DefaultResourceMediaType = "application/hal+json"
 	DefaultAISPScope         = "aisp"
@@ -88,6 +90,8 @@ func (c *checker) validate(p *Profile) {
 	c.enum("options.client_mismatch", &p.Options.ClientMismatch, "either", "tls", "http", "either")
 	c.enum("options.bad_certificate", &p.Options.BadCertificate, "either", "tls", "http", "either")
 	c.enum("options.client_id_match", &p.Options.ClientIDMatch, "direct", "direct", "indirect")
+	c.duration("options.refresh_token_lifetime", &p.Options.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
+	c.enum("options.token_pairs", &p.Options.TokenPairs, "many", "many", "one_per_psu")
 	if p.Options.ResourceMediaType == "" {
 		p.Options.ResourceMediaType = DefaultResourceMediaType
 	}

@@ -46,6 +46,12 @@ type Refresh struct {
 	RefreshToken string    `json:"refresh_token"`
 	KeptAt       time.Time `json:"kept_at"`
 	KeptByRun    string    `json:"kept_by_run"`
+	// ConsentAt is when the PSU consented (the SCA) to the grant the token belongs to: its
+	// lifetime counts from there, across refreshes. Zero when unknown.
+	ConsentAt time.Time `json:"consent_at,omitzero"`
+	// Lifetime marks a grant kept to watch its refresh token live and die (REFRESH-10/13):
+	// no other check takes it.
+	Lifetime bool `json:"lifetime,omitempty"`
 }
 
 // DefaultPath is $XDG_STATE_HOME/stetconform/state.json, or ~/.local/state/... .
@@ -149,12 +155,37 @@ func (s *Store) KeepRefresh(r Refresh) {
 }
 
 // TakeRefresh removes and returns the newest refresh token an earlier run kept for bank
-// and clientID.
+// and clientID (not one kept to watch its lifetime).
 func (s *Store) TakeRefresh(bank, clientID string) (Refresh, bool) {
+	return s.takeRefresh(func(r Refresh) bool { return r.Bank == bank && r.ClientID == clientID && !r.Lifetime })
+}
+
+// TakeLifetime removes and returns the newest refresh token kept to watch its lifetime for
+// bank and clientID whose consent age (at now) satisfies age.
+func (s *Store) TakeLifetime(bank, clientID string, now time.Time, age func(time.Duration) bool) (Refresh, bool) {
+	return s.takeRefresh(func(r Refresh) bool {
+		return r.Bank == bank && r.ClientID == clientID && r.Lifetime && !r.ConsentAt.IsZero() && age(now.Sub(r.ConsentAt))
+	})
+}
+
+// Lifetimes lists the consent times of the grants kept to watch their lifetime.
+func (s *Store) Lifetimes(bank, clientID string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []time.Time
+	for _, r := range append(append([]Refresh(nil), s.file.Refresh...), s.newRefresh...) {
+		if r.Bank == bank && r.ClientID == clientID && r.Lifetime {
+			out = append(out, r.ConsentAt)
+		}
+	}
+	return out
+}
+
+func (s *Store) takeRefresh(match func(Refresh) bool) (Refresh, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := len(s.file.Refresh) - 1; i >= 0; i-- {
-		if r := s.file.Refresh[i]; r.Bank == bank && r.ClientID == clientID {
+		if r := s.file.Refresh[i]; match(r) {
 			s.file.Refresh = append(s.file.Refresh[:i], s.file.Refresh[i+1:]...)
 			return r, true
 		}
