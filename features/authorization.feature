@@ -30,6 +30,12 @@ Feature: Authorization request and callback
     When the PSU refuses the authorization request of the primary TPP
     Then the bank calls the registered callback with an error and without a code
 
+  @AUTHZ-05 @option:abandon
+  Scenario: The PSU abandons the journey and the bank calls back with an error and no code
+    When the PSU abandons the authorization request of the primary TPP midway
+    Then the bank calls the registered callback with an error and without a code
+    And the callback carries the state exactly as the TPP sent it
+
   @AUTHZ-06
   Scenario Outline: An unregistered or altered redirect_uri is never redirected to: <redirect_uri>
     When the PSU goes through the authorization request of the primary TPP with <redirect_uri>

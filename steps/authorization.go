@@ -30,6 +30,9 @@ func (w *World) registerAuthorization(sc *godog.ScenarioContext) {
 	sc.Step(`^the PSU (approves|refuses) the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, decision, c string) error {
 		return w.psuDecides(ctx, w.named(c), decision == "approves")
 	})
+	sc.Step(`^the PSU abandons the authorization request of the primary TPP midway$`, func(ctx context.Context) error {
+		return w.psuAbandons(ctx, w.named("primary"))
+	})
 	sc.Step(`^the PSU has approved the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, c string) error {
 		return w.psuApproved(ctx, w.named(c))
 	})
@@ -148,6 +151,24 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 	// wrong, or the bank was not serving.
 	return w.inconclusive("the PSU journey for %s did not reach the callback %s: %s; check psu.%s in the bank profile (the script, the PSU credentials) against the bank's pages",
 		c.Describe(), c.RedirectURI, journeyError(w.journeyErr), map[bool]string{true: "approve", false: "refuse"}[approve])
+}
+
+// psuAbandons runs the profile's abandon script (the PSU cancels on the bank's login or
+// SCA page) and requires that the journey ends on c's callback (AUTHZ-05: the seeds ask
+// the bank to call the callback when the journey is interrupted, not only on a refusal).
+func (w *World) psuAbandons(ctx context.Context, c *profile.Client) error {
+	w.sentState, w.redirectURI = newState(), c.RedirectURI
+	w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, w.p.PSU.Abandon,
+		"ABANDON the journey midway: cancel on the bank's login or authentication page.")
+	switch {
+	case w.outcome.Callback != nil:
+		return nil
+	case errors.Is(w.journeyErr, psu.ErrNoCallback) && !w.outcome.Reported:
+		return fmt.Errorf("expected the bank to call the callback %s with an error when the PSU abandons the journey (the profile declares psu.abandon); the PSU did every step of the abandon script and %s",
+			c.RedirectURI, journeyError(w.journeyErr))
+	}
+	return w.inconclusive("the abandoned journey for %s did not reach the callback %s: %s; check psu.abandon in the bank profile against the bank's pages",
+		c.Describe(), c.RedirectURI, journeyError(w.journeyErr))
 }
 
 // journeyError says why a PSU journey stopped, in words: a transport failure is named
@@ -364,11 +385,11 @@ func (w *World) callbackHasErrorNoCode() error {
 	}
 	q := cb.Query()
 	if q.Get("code") != "" {
-		return fmt.Errorf("expected no code after the PSU refused; the callback carries a code (error=%q)", q.Get("error"))
+		return fmt.Errorf("expected no code after the PSU refused or abandoned; the callback carries a code (error=%q)", q.Get("error"))
 	}
 	switch e := q.Get("error"); e {
 	case "":
-		return fmt.Errorf("expected an error on the callback after the PSU refused; it has none (query parameters: %s)", paramNames(q))
+		return fmt.Errorf("expected an error on the callback after the PSU refused or abandoned; it has none (query parameters: %s)", paramNames(q))
 	case "access_denied":
 	default:
 		w.warn("the PSU's refusal is signalled with error=%q; RFC 6749 section 4.1.2.1 names access_denied for it", e)

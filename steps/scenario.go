@@ -83,6 +83,9 @@ func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context
 		if t.Name == "@option:revoke" && w.p.Endpoints.Revoke == "" {
 			w.na = "the bank profile declares no revocation endpoint (endpoints.revoke)"
 		}
+		if t.Name == "@option:abandon" && len(w.p.PSU.Abandon) == 0 && w.p.PSU.Driver != "manual" {
+			w.na = "the bank profile declares no psu.abandon script (how the PSU interrupts the journey)"
+		}
 		if t.Name == "@pkce" && w.p.Options.PKCE == "none" {
 			w.na = "the bank profile declares options.pkce: none"
 		}

@@ -95,6 +95,9 @@ type PSU struct {
 	Browser BrowserOptions `yaml:"browser,omitempty"`
 	Approve psu.Script     `yaml:"approve"`
 	Refuse  psu.Script     `yaml:"refuse"`
+	// Abandon, optional, is how the PSU interrupts the journey (a cancel button on the
+	// login or SCA page): the bank then calls the callback with an error (AUTHZ-05).
+	Abandon psu.Script `yaml:"abandon,omitempty"`
 }
 
 // BrowserOptions configure the headless browser driver.

@@ -181,9 +181,10 @@ func (c *checker) checkPSU(ps *PSU) {
 	}{
 		{"psu.approve", "log the PSU in and approve the consent", ps.Approve},
 		{"psu.refuse", "log the PSU in and refuse the consent", ps.Refuse},
+		{"psu.abandon", "", ps.Abandon}, // optional: the bank then calls back on abandonment (AUTHZ-05)
 	}
 	for _, s := range scripts {
-		if len(s.script) == 0 && ps.Driver != DriverManual {
+		if len(s.script) == 0 && ps.Driver != DriverManual && s.what != "" {
 			c.addAt(s.field, "is required with driver %s: the steps that %s", cmp.Or(ps.Driver, DriverForm), s.what)
 		}
 		for i, st := range s.script {
@@ -239,7 +240,7 @@ func validHeaderName(name string) bool {
 // redactor replacing substrings never leaves part of a longer secret behind.
 func (c *checker) collectSecrets(p *Profile) []string {
 	all := slices.Clone(c.secrets)
-	for _, script := range []psu.Script{p.PSU.Approve, p.PSU.Refuse} {
+	for _, script := range []psu.Script{p.PSU.Approve, p.PSU.Refuse, p.PSU.Abandon} {
 		for _, st := range script {
 			for _, v := range st.Fill {
 				all = append(all, v)
