@@ -195,6 +195,45 @@ func (a *Authority) IssueQWAC(req QWACRequest) (*KeyPair, error) {
 	})
 }
 
+// IssueQSealC issues a QSealC, the certificate a TPP seals (signs) its requests with: the
+// same subject and PSD2 statement as its QWAC, QcType eseal, the QCP-l policy, and key
+// usages for signatures only (no serverAuth, no clientAuth: it is not for TLS).
+func (a *Authority) IssueQSealC(req QWACRequest) (*KeyPair, error) {
+	if req.CommonName == "" {
+		return nil, errors.New("eidas: expected a QSealC common name, found empty")
+	}
+	if err := checkValidity(req.NotBefore, req.NotAfter); err != nil {
+		return nil, err
+	}
+	qc, err := marshalQCStatementsOfType(OIDQcTypeESeal, req.PSD2)
+	if err != nil {
+		return nil, err
+	}
+	qcpl, err := x509.OIDFromInts(oidInts(OIDPolicyQCPLegal))
+	if err != nil {
+		return nil, fmt.Errorf("eidas: QCP-l policy OID: %w", err)
+	}
+	subject := pkix.Name{CommonName: req.CommonName}
+	if req.Organization != "" {
+		subject.Organization = []string{req.Organization}
+	}
+	if req.Country != "" {
+		subject.Country = []string{req.Country}
+	}
+	if req.OrganizationIdentifier != "" {
+		subject.ExtraNames = []pkix.AttributeTypeAndValue{{Type: OIDOrganizationIdentifier, Value: req.OrganizationIdentifier}}
+	}
+	return a.issue(&x509.Certificate{
+		Subject:               subject,
+		NotBefore:             req.NotBefore,
+		NotAfter:              req.NotAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		BasicConstraintsValid: true,
+		Policies:              []x509.OID{qcpl},
+		ExtraExtensions:       []pkix.Extension{{Id: OIDQCStatements, Value: qc}},
+	})
+}
+
 // IssueServer issues a TLS server certificate for hosts (IP literals or DNS names); the
 // first host is also the common name.
 func (a *Authority) IssueServer(hosts []string, notBefore, notAfter time.Time) (*KeyPair, error) {

@@ -32,6 +32,11 @@ var (
 	OIDPSD2Statement = asn1.ObjectIdentifier{0, 4, 0, 19495, 2}
 	// OIDPolicyQCPWeb is the QCP-w certificate policy (ETSI EN 319 411-2).
 	OIDPolicyQCPWeb = asn1.ObjectIdentifier{0, 4, 0, 194112, 1, 4}
+	// OIDQcTypeESeal is the QcType value for electronic seals (a QSealC).
+	OIDQcTypeESeal = asn1.ObjectIdentifier{0, 4, 0, 1862, 1, 6, 2}
+	// OIDPolicyQCPLegal is ETSI EN 319 411-2's QCP-l: qualified certificates for legal
+	// persons, the policy of a QSealC.
+	OIDPolicyQCPLegal = asn1.ObjectIdentifier{0, 4, 0, 194112, 1, 1}
 )
 
 // Role is a PSD2 role of a payment service provider, spelled as in ETSI TS 119 495.

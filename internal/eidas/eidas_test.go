@@ -390,6 +390,7 @@ var allFiles = []string{
 	FileCA, FileUntrustedCA, FileServerCert, FileServerKey, FileTPPACert, FileTPPAKey,
 	FileTPPBCert, FileTPPBKey, FileTPPNoRoleCert, FileTPPNoRoleKey,
 	FileTPPAExpiredCert, FileTPPAExpiredKey, FileTPPAUntrustedCert, FileTPPAUntrustedKey,
+	FileTPPASealCert, FileTPPASealKey, FileTPPBSealCert, FileTPPBSealKey, FileTPPNoRoleSealCert, FileTPPNoRoleSealKey,
 }
 
 // writtenDir writes the test PKI into a fresh directory.
@@ -482,4 +483,40 @@ func TestOpenSSLAcceptsQWAC(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("openssl verify accepted the expired certificate: %s", out)
 	}
+}
+
+// A QSealC carries the TPP's identity like its QWAC, declares QcType eseal, and is not a
+// TLS certificate; openssl reads it.
+func TestQSealC(t *testing.T) {
+	pki, err := NewTestPKI(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, qwac := pki.TPPASeal.Cert, pki.TPPA.Cert
+	if !IsQSealC(seal) || IsQWAC(seal) {
+		t.Errorf("QSealC: IsQSealC %v, IsQWAC %v; want true, false", IsQSealC(seal), IsQWAC(seal))
+	}
+	if IsQSealC(qwac) {
+		t.Error("a QWAC passes for a QSealC")
+	}
+	if got := OrganizationIdentifier(seal); got != OrgTPPA {
+		t.Errorf("organizationIdentifier %q, want %q", got, OrgTPPA)
+	}
+	if len(seal.ExtKeyUsage) != 0 {
+		t.Errorf("extended key usages %v: a QSealC is not for TLS", seal.ExtKeyUsage)
+	}
+	if _, err := seal.Verify(x509.VerifyOptions{Roots: poolOf(pki.CA.Cert), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Errorf("the QSealC does not chain to the test QTSP: %v", err)
+	}
+	if p, err := ParsePSD2(seal); err != nil || len(p.Roles) == 0 {
+		t.Errorf("PSD2 statement: %v %v", p, err)
+	}
+}
+
+func poolOf(certs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
 }

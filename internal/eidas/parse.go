@@ -96,6 +96,28 @@ func IsQWAC(c *x509.Certificate) bool {
 	return compliant && web
 }
 
+// IsQSealC reports whether c declares itself a qualified certificate for electronic seals:
+// QcCompliance and QcType eseal (ETSI EN 319 412-5).
+func IsQSealC(c *x509.Certificate) bool {
+	if c == nil {
+		return false
+	}
+	stmts, _, err := findQCStatements(c)
+	if err != nil {
+		return false
+	}
+	var compliant, eseal bool
+	for _, s := range stmts {
+		switch {
+		case s.ID.Equal(OIDQcCompliance):
+			compliant = true
+		case s.ID.Equal(OIDQcType):
+			eseal = qcTypeHas(s.Info, OIDQcTypeESeal)
+		}
+	}
+	return compliant && eseal
+}
+
 // Describe gives a one-line human description of a certificate for logs and reports, e.g.
 // "PSDFR-ACPR-12345 (Test TPP A SAS; roles PSP_AI,PSP_IC; expires 2027-11-21)". It names the
 // certificate by organizationIdentifier, else by common name, else by serial number.

@@ -30,7 +30,12 @@ type roleOfPSP struct {
 // marshalQCStatements encodes the value of a QWAC's qcStatements extension: QcCompliance,
 // QcType web and, when p is not nil, the PSD2 statement.
 func marshalQCStatements(p *PSD2) ([]byte, error) {
-	qcType, err := asn1.Marshal([]asn1.ObjectIdentifier{OIDQcTypeWeb})
+	return marshalQCStatementsOfType(OIDQcTypeWeb, p)
+}
+
+// marshalQCStatementsOfType is marshalQCStatements for another QcType (a QSealC's eseal).
+func marshalQCStatementsOfType(qcTypeOID asn1.ObjectIdentifier, p *PSD2) ([]byte, error) {
+	qcType, err := asn1.Marshal([]asn1.ObjectIdentifier{qcTypeOID})
 	if err != nil {
 		return nil, fmt.Errorf("eidas: encoding QcType: %w", err)
 	}
@@ -114,13 +119,16 @@ func parsePSD2Info(info asn1.RawValue) (*PSD2, error) {
 }
 
 // qcTypeHasWeb reports whether a QcType statementInfo (SEQUENCE OF OID) lists QcType web.
-func qcTypeHasWeb(info asn1.RawValue) bool {
+func qcTypeHasWeb(info asn1.RawValue) bool { return qcTypeHas(info, OIDQcTypeWeb) }
+
+// qcTypeHas reports whether a QcType statementInfo (SEQUENCE OF OID) lists want.
+func qcTypeHas(info asn1.RawValue, want asn1.ObjectIdentifier) bool {
 	var types []asn1.ObjectIdentifier
 	if _, err := asn1.Unmarshal(info.FullBytes, &types); err != nil {
 		return false
 	}
 	for _, t := range types {
-		if t.Equal(OIDQcTypeWeb) {
+		if t.Equal(want) {
 			return true
 		}
 	}

@@ -36,6 +36,12 @@ const (
 	FileTPPAExpiredKey    = "tpp-a-expired.key"
 	FileTPPAUntrustedCert = "tpp-a-untrusted.pem"
 	FileTPPAUntrustedKey  = "tpp-a-untrusted.key"
+	FileTPPASealCert      = "tpp-a-qsealc.pem"
+	FileTPPASealKey       = "tpp-a-qsealc.key"
+	FileTPPBSealCert      = "tpp-b-qsealc.pem"
+	FileTPPBSealKey       = "tpp-b-qsealc.key"
+	FileTPPNoRoleSealCert = "tpp-norole-qsealc.pem"
+	FileTPPNoRoleSealKey  = "tpp-norole-qsealc.key"
 )
 
 // TestPKI is the whole test PKI used by the reference bank and the suite's own tests.
@@ -48,6 +54,8 @@ type TestPKI struct {
 	TPPNoRole     *KeyPair   // OrgTPPNoRole, PSP_IC only (registered TPP lacking PSP_AI)
 	TPPAExpired   *KeyPair   // TPP A's identity and roles, validity ended 24 h before now
 	TPPAUntrusted *KeyPair   // TPP A's identity and roles, issued by Untrusted
+	// The TPPs' QSealCs (same identity as their QWACs), for signed requests.
+	TPPASeal, TPPBSeal, TPPNoRoleSeal *KeyPair
 }
 
 // NewTestPKI builds the test PKI around now. Valid leaves run from now-1h to now+1 year; the
@@ -99,6 +107,15 @@ func NewTestPKI(now time.Time) (*TestPKI, error) {
 	if p.TPPAUntrusted, err = p.Untrusted.IssueQWAC(reqA); err != nil {
 		return nil, err
 	}
+	if p.TPPASeal, err = p.CA.IssueQSealC(reqA); err != nil {
+		return nil, err
+	}
+	if p.TPPBSeal, err = p.CA.IssueQSealC(tpp(OrgTPPB, "Test TPP B SAS", "tpp-b.localhost", RolePSPAI)); err != nil {
+		return nil, err
+	}
+	if p.TPPNoRoleSeal, err = p.CA.IssueQSealC(tpp(OrgTPPNoRole, "Test TPP NoRole SAS", "tpp-norole.localhost", RolePSPIC)); err != nil {
+		return nil, err
+	}
 	return &p, nil
 }
 
@@ -118,6 +135,9 @@ func (p *TestPKI) WriteDir(dir string) error {
 		{p.TPPNoRole, FileTPPNoRoleCert, FileTPPNoRoleKey},
 		{p.TPPAExpired, FileTPPAExpiredCert, FileTPPAExpiredKey},
 		{p.TPPAUntrusted, FileTPPAUntrustedCert, FileTPPAUntrustedKey},
+		{p.TPPASeal, FileTPPASealCert, FileTPPASealKey},
+		{p.TPPBSeal, FileTPPBSealCert, FileTPPBSealKey},
+		{p.TPPNoRoleSeal, FileTPPNoRoleSealCert, FileTPPNoRoleSealKey},
 	}
 	if err := writeFile(dir, FileCA, p.CA.CertPEM(), 0o644); err != nil {
 		return err
