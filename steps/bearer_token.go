@@ -65,11 +65,11 @@ func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, 
 		return &answer{err: err}
 	}
 	req.Header.Set("Accept", w.p.Options.ResourceMediaType)
-	for k, v := range w.p.Headers {
-		req.Header.Set(k, expandHeader(v))
-	}
 	if token != "" {
 		req.Header.Set("Authorization", scheme+" "+token)
+	}
+	if err := w.apiHeaders(req, nil, cert, true); err != nil {
+		return &answer{err: err}
 	}
 	return w.do(ctx, w.client(cert), req)
 }
@@ -343,13 +343,18 @@ func (w *World) callWithRequestID(ctx context.Context, c *profile.Client) error 
 	if err != nil {
 		return err
 	}
-	for k, v := range w.p.Headers {
-		req.Header.Set(k, expandHeader(v))
+	req.Header.Set("Accept", w.p.Options.ResourceMediaType)
+	req.Header.Set("Authorization", "Bearer unknown-"+newUUID())
+	if err := w.apiHeaders(req, nil, c, true); err != nil {
+		return err
 	}
 	w.requestID = newUUID()
 	req.Header.Set("X-Request-ID", w.requestID)
-	req.Header.Set("Accept", w.p.Options.ResourceMediaType)
-	req.Header.Set("Authorization", "Bearer unknown-"+newUUID())
+	if s := w.p.Signer(c); s != nil && w.p.Signing.SignsResourceCalls() {
+		if err := s.Sign(req, nil); err != nil { // again: X-Request-ID is signed
+			return err
+		}
+	}
 	w.do(ctx, w.client(c), req)
 	return nil
 }

@@ -58,6 +58,9 @@ func (w *World) revoke(ctx context.Context, c *profile.Client, kind string) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := w.apiHeaders(req, []byte(form.Encode()), c, false); err != nil {
+		return err
+	}
 	a := w.do(ctx, w.client(c), req)
 	if c != w.tokens.owner {
 		// Another TPP's revocation request must have reached the bank for the owner's

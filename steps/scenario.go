@@ -49,6 +49,7 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	w.registerRefresh(sc)
 	w.registerRefreshLifetime(sc)
 	w.registerRevocation(sc)
+	w.registerSigning(sc)
 }
 
 func (w *World) named(name string) *profile.Client { return w.p.ClientByName(name) }
@@ -82,6 +83,9 @@ func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context
 		}
 		if t.Name == "@option:revoke" && w.p.Endpoints.Revoke == "" {
 			w.na = "the bank profile declares no revocation endpoint (endpoints.revoke)"
+		}
+		if t.Name == "@option:signing" && (w.p.Signing == nil || !w.p.Signing.Required) {
+			w.na = "the bank profile does not declare signing.required (that the bank refuses unsigned requests)"
 		}
 		if t.Name == "@option:abandon" && len(w.p.PSU.Abandon) == 0 && w.p.PSU.Driver != "manual" {
 			w.na = "the bank profile declares no psu.abandon script (how the PSU interrupts the journey)"

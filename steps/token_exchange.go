@@ -138,6 +138,9 @@ func (w *World) postToken(ctx context.Context, cert *profile.Client, form url.Va
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	if err := w.apiHeaders(req, []byte(form.Encode()), cert, false); err != nil {
+		return &answer{err: err}
+	}
 	return w.do(ctx, w.client(cert), req)
 }
 

@@ -41,6 +41,9 @@ func (c *checker) loadFiles(p *Profile, baseDir string) {
 	for _, s := range p.clientSlots() {
 		if s.client != nil {
 			c.loadClient("clients."+s.name, s.client, baseDir)
+			if s.client.QSealC != nil {
+				c.loadQSealC("clients."+s.name+".qsealc", s.client.QSealC, baseDir)
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ type Profile struct {
 	Scopes    Scopes            `yaml:"scopes"`
 	PSU       PSU               `yaml:"psu"`
 	Options   Options           `yaml:"options"`
+	Signing   *Signing          `yaml:"signing,omitempty"`
 
 	// Path is the file the profile was loaded from ("" when built in memory).
 	Path string `yaml:"-"`
@@ -75,6 +76,9 @@ type Client struct {
 	PKCS12         string `yaml:"pkcs12,omitempty"`      // alternative to certificate+key
 	PKCS12Password string `yaml:"pkcs12_password,omitempty"`
 	RedirectURI    string `yaml:"redirect_uri"`
+	// QSealC, optional, signs the client's requests where the bank asks for signatures
+	// (see Signing).
+	QSealC *QSealC `yaml:"qsealc,omitempty"`
 
 	// Name is the key under clients: ("primary", "second", ...).
 	Name string `yaml:"-"`

@@ -85,6 +85,7 @@ func (c *checker) validate(p *Profile) {
 	}
 
 	c.checkPSU(&p.PSU)
+	c.checkSigning(p)
 
 	c.enum("options.refresh_rotation", &p.Options.RefreshRotation, "either", "rotate", "reuse", "either")
 	c.enum("options.client_mismatch", &p.Options.ClientMismatch, "either", "tls", "http", "either")
@@ -250,6 +251,9 @@ func (c *checker) collectSecrets(p *Profile) []string {
 	for _, s := range p.clientSlots() {
 		if s.client != nil {
 			all = append(all, s.client.PKCS12Password)
+			if s.client.QSealC != nil {
+				all = append(all, s.client.QSealC.PKCS12Password)
+			}
 		}
 	}
 	all = slices.DeleteFunc(all, func(s string) bool { return s == "" })
