@@ -30,7 +30,7 @@ Feature: Using the access token
       | bearer |
       | BEARER |
 
-  @BEARER-03
+  @BEARER-03 @control:resource
   Scenario: A request without an access token gets a Bearer challenge
     When the primary TPP calls the accounts resource without an access token
     Then the bank answers 401 with a Bearer challenge
@@ -40,6 +40,7 @@ Feature: Using the access token
     Given the primary TPP has exchanged a code for tokens
     When the primary TPP calls the accounts resource with a <kind> access token
     Then the bank answers 401 with a Bearer challenge carrying the error "invalid_token"
+    And the access token as issued still opens the accounts resource
 
     Examples:
       | kind     |
@@ -53,7 +54,7 @@ Feature: Using the access token
     Then the bank refuses the access token
     And the second TPP's own access token opens the accounts resource
 
-  @BEARER-09
+  @BEARER-09 @control:resource
   Scenario: A refused request gets a STET error body and its X-Request-ID back
     When the primary TPP calls the accounts resource with an unknown access token and an X-Request-ID
     Then the bank answers 401 with a STET error body and echoes the X-Request-ID

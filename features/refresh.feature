@@ -36,7 +36,7 @@ Feature: Refreshing the access token
     When the second TPP refreshes the primary TPP's refresh token with its own certificate and client_id
     Then the bank refuses the token request with one of the errors "invalid_grant, invalid_client"
 
-  @REFRESH-09
+  @REFRESH-09 @control:refresh
   Scenario: An unknown refresh token is refused
     When the primary TPP refreshes an unknown refresh token
     Then the bank refuses the token request with the error "invalid_grant"

@@ -68,7 +68,7 @@ Feature: Exchanging the code for tokens
     Then the bank refuses the token request with the error "invalid_grant"
     And the code still works for the primary TPP with its own certificate
 
-  @TOKEN-11
+  @TOKEN-11 @control:code-exchange
   Scenario Outline: A malformed token request gets the RFC 6749 error: <case>
     When the primary TPP sends a token request <case>
     Then the bank refuses the token request with the error "<error>"
@@ -80,7 +80,7 @@ Feature: Exchanging the code for tokens
       | without the code                        | invalid_request        |
       | with the grant_type "urn:stet:unknown"  | unsupported_grant_type |
 
-  @TOKEN-13
+  @TOKEN-13 @control:code-exchange
   Scenario: Token endpoint errors are RFC 6749 JSON error responses
     When the primary TPP sends a token request with an unknown code
     Then the error response is JSON with HTTP status 400 and an RFC 6749 error code
@@ -90,6 +90,7 @@ Feature: Exchanging the code for tokens
     Given the PSU has approved the authorization request of the primary TPP
     When the primary TPP sends the code exchange as a GET with the parameters in the query
     Then the bank refuses the GET without issuing a token
+    And the code still works for the primary TPP with its own certificate
 
   @TOKEN-12 @pkce
   Scenario Outline: A code issued under a PKCE challenge needs its verifier: <verifier> code_verifier

@@ -134,10 +134,9 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 		w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script, instruction)
 	}
 	if approve {
-		w.sharingGate(c.ClientID, run)
-	} else {
-		run()
+		w.enterConsent(c.ClientID) // until the code is exchanged
 	}
+	run()
 	if w.outcome.Callback != nil {
 		return nil
 	}

@@ -25,17 +25,43 @@ func (e *Env) gate(clientID string) *sync.RWMutex {
 }
 
 // sharingGate runs f while holding clientID's gate shared: f may create a consent or a
-// token pair, so it waits while an expiry check of that TPP is watching its token.
+// token pair, so it waits while an expiry check of that TPP is watching its token. A
+// scenario already inside a consent (enterConsent) holds the gate already.
 func (w *World) sharingGate(clientID string, f func()) {
+	if w.consentGate != nil {
+		f()
+		return
+	}
 	g := w.env.gate(clientID)
 	g.RLock()
 	defer g.RUnlock()
 	f()
 }
 
+// enterConsent holds clientID's gate shared from the start of an approving journey until
+// its code is exchanged (leaveConsent): a code must not wait, and expire, while an expiry
+// check holds the gate.
+func (w *World) enterConsent(clientID string) {
+	if w.consentGate != nil {
+		return
+	}
+	g := w.env.gate(clientID)
+	g.RLock()
+	w.consentGate = g
+}
+
+// leaveConsent releases what enterConsent took, if anything.
+func (w *World) leaveConsent() {
+	if w.consentGate != nil {
+		w.consentGate.RUnlock()
+		w.consentGate = nil
+	}
+}
+
 // closeGate holds clientID's gate alone until openGate (or the scenario's end).
 func (w *World) closeGate(clientID string) {
 	w.openGate()
+	w.leaveConsent()
 	g := w.env.gate(clientID)
 	g.Lock()
 	w.heldGate = g

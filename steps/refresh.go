@@ -79,6 +79,9 @@ func (w *World) keepRefreshed(c *profile.Client, a *answer) error {
 	if err := w.keepTokens(c, a); err != nil {
 		return err
 	}
+	if c.Name == "primary" {
+		w.env.observe(controlRefresh)
+	}
 	if used != nil {
 		w.tokens.consentAt = used.consentAt // a refresh renews the tokens, not the consent
 		if w.tokens.refresh == "" {

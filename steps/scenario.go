@@ -38,6 +38,7 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
 		w.keepRefreshToken()
 		w.openGate()
+		w.leaveConsent()
 		w.closeIdle()
 		return ctx, nil
 	})

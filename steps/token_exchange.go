@@ -164,6 +164,7 @@ func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, re
 	}
 	var a *answer
 	w.sharingGate(clientID, func() { a = w.postToken(ctx, cert, f) })
+	w.leaveConsent()
 	return a
 }
 
@@ -244,6 +245,9 @@ func (w *World) hasTokens(ctx context.Context, c *profile.Client) error {
 		return err
 	}
 	w.tokens.consentAt = w.codeReceived
+	if c.Name == "primary" {
+		w.env.observe(controlCodeExchange)
+	}
 	return nil
 }
 
@@ -474,6 +478,7 @@ func (w *World) getRefused() error {
 // waitForCodeExpiry waits out the code lifetime the bank declares (options.code_lifetime),
 // counted from the callback, when the profile allows waiting that long.
 func (w *World) waitForCodeExpiry(ctx context.Context) error {
+	w.leaveConsent() // a code left to expire need not keep expiry checks waiting
 	life, skew := w.p.Options.CodeLifetime, w.p.Options.ExpirySkew
 	switch {
 	case life <= 0:

@@ -51,6 +51,8 @@ type Env struct {
 	mu     sync.Mutex
 	worlds []*World
 	gates  map[string]*sync.RWMutex // expiry gates by client_id (expiry_gate.go)
+	// observed are the run-wide positive controls seen to succeed (controls.go).
+	observed map[string]bool
 }
 
 // Results returns the result of every scenario that started, in start order.
@@ -59,7 +61,7 @@ func (e *Env) Results() []report.ScenarioResult {
 	defer e.mu.Unlock()
 	out := make([]report.ScenarioResult, 0, len(e.worlds))
 	for _, w := range e.worlds {
-		out = append(out, w.result())
+		out = append(out, e.withControls(w.result()))
 	}
 	return out
 }
@@ -109,6 +111,7 @@ type World struct {
 	// BEARER-04: the gate held while the token's expiry is watched, and when the token
 	// was last seen working.
 	heldGate    *sync.RWMutex
+	consentGate *sync.RWMutex // held shared from a journey to its code exchange
 	seenValidAt time.Time
 
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
