@@ -1,11 +1,13 @@
 package psu
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 )
 
@@ -16,13 +18,13 @@ const selectorDoc = `<!doctype html><html><body>
   <button id="c" class="primary big" value="accept">OK</button>
   <div id="d" data-x="it's here"><span id="e" class="primary">x</span></div>
 </form>
-<form id="other"><input id="f" name="psu_id"><button id="g" value="accept">OK</button></form>
+<form id="other"><input id="f" name="psu_id"><button id="g" value="accept" disabled>OK</button></form>
 <p id="h" class="primary"></p>
 </body></html>`
 
 func parseHTML(t *testing.T, s string) *html.Node {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(s))
+	doc, err := parsePage(strings.NewReader(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +40,23 @@ func ids(nodes []*html.Node) []string {
 	return out
 }
 
+// query is the first element under doc that sel selects, failing the test when sel
+// does not compile or selects nothing.
+func query(t *testing.T, doc *html.Node, sel string) *html.Node {
+	t.Helper()
+	s, err := compileSelector(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cascadia.Query(doc, s)
+	if n == nil {
+		t.Fatalf("no %s in the page", sel)
+	}
+	return n
+}
+
+// TestSelectorMatches checks what the form driver selects, with cascadia on pages as
+// the form driver parses them.
 func TestSelectorMatches(t *testing.T) {
 	doc := parseHTML(t, selectorDoc)
 	tests := []struct {
@@ -56,7 +75,7 @@ func TestSelectorMatches(t *testing.T) {
 		{"input[ name = psu_id ]", []string{"a", "f"}},
 		{"button.primary[value=accept]", []string{"c"}},
 		{"button[value=accept]", []string{"c", "g"}},
-		{"form#login input[type=password]", []string{"b"}}, // type compares without case
+		{"form#login input[type=password]", []string{"b"}}, // type compares without case, as in HTML
 		{"form#other input", []string{"f"}},
 		{"form .primary", []string{"c", "e"}},
 		{"body form div span", []string{"e"}},
@@ -64,73 +83,94 @@ func TestSelectorMatches(t *testing.T) {
 		{"*[name=password]", []string{"b"}},
 		{"form#other span", nil},
 		{"#nope", nil},
+		// What the form driver did not understand before cascadia.
+		{"form > input", []string{"a", "b", "f"}},
+		{"body > input", nil},
+		{"input + input", []string{"b"}},
+		{"input ~ button", []string{"c", "g"}},
+		{"form + p", []string{"h"}},
+		{"#b, #a", []string{"a", "b"}}, // document order, not the list's
+		{"[name^=psu]", []string{"a", "f"}},
+		{"[name$=word]", []string{"b"}},
+		{"[data-x*=s\\ h]", []string{"d"}},
+		{"[class~=big]", []string{"c"}},
+		{"[value=ACCEPT i]", []string{"c", "g"}},
+		{"button:not([disabled])", []string{"c"}},
+		{"button:enabled", []string{"c"}},
+		{"button:disabled", []string{"g"}},
+		{"form:first-of-type input", []string{"a", "b"}},
+		{"input:first-child", []string{"a", "f"}},
+		{"input:nth-of-type(2)", []string{"b"}},
+		{"form:has(span)", []string{"login"}},
 	}
 	for _, tt := range tests {
-		sel, err := ParseSelector(tt.sel)
+		s, err := compileSelector(tt.sel)
 		if err != nil {
-			t.Errorf("ParseSelector(%q): %v", tt.sel, err)
+			t.Errorf("compileSelector(%q): %v", tt.sel, err)
 			continue
 		}
-		if got := ids(sel.All(doc)); !slices.Equal(got, tt.want) {
+		if got := ids(cascadia.QueryAll(doc, s)); !slices.Equal(got, tt.want) {
 			t.Errorf("%q matches %v, want %v", tt.sel, got, tt.want)
 		}
 	}
 }
 
-func TestSelectorErrors(t *testing.T) {
+// TestCheckSelector: what one of the drivers would refuse, or never match, is an error
+// naming the selector.
+func TestCheckSelector(t *testing.T) {
 	tests := []struct{ sel, want string }{
-		{"", "empty"},
-		{"   ", "empty"},
-		{"form > input", "combinator '>' is not supported"},
-		{"h1 + p", "combinator '+' is not supported"},
-		{"h1~p", "combinator '~' is not supported"},
-		{"input:checked", "pseudo-classes"},
-		{"a, b", "selector lists"},
-		{"[name^=psu]", `operator "^=" is not supported`},
-		{"[tabindex=1]", `quote it, [tabindex="1"]`},
-		{"[name=psu", "expected ']'"},
-		{"[name='psu]", "unterminated"},
-		{"[]", "expected an attribute name"},
-		{"#", "expected an id"},
-		{"input.", "expected a class name"},
-		{"input/x", `unexpected '/'`},
-		{`#a\:b`, "escapes"},
+		{"", "is not valid CSS"},
+		{"   ", "is not valid CSS"},
+		{"form >> input", "is not valid CSS"},
+		{"a,", "is not valid CSS"},
+		{"[tabindex=1]", "is not valid CSS"},
+		{"[name=psu", "is not valid CSS"},
+		{"[name='psu]", "is not valid CSS"},
+		{"input/x", "is not valid CSS"},
+		{"a::before", "is not valid CSS"},
+		{"a:is(b)", "is not valid CSS"},        // Chromium knows it, cascadia does not
+		{"input:required", "is not valid CSS"}, // likewise
+		{"p:contains(Accept)", ":contains is an extension of the form driver's engine, not CSS"},
+		{"button:containsOwn('OK')", ":containsOwn is an extension"},
+		{"p:matches(^OK$)", ":matches is an extension"},
+		{"div:haschild(p)", ":haschild is an extension"},
+		{"form :input", ":input is an extension"},
+		{"[name!=psu_id]", "the attribute operator != is an extension"},
+		{"[name#=(psu)]", "the attribute operator #= is an extension"},
+		{"input:focus", ":focus is about a live page's state: it never matches in the form driver"},
+		{"a:HOVER", ":HOVER is about a live page's state"},
 	}
 	for _, tt := range tests {
-		_, err := ParseSelector(tt.sel)
+		err := CheckSelector(tt.sel)
 		if err == nil {
-			t.Errorf("ParseSelector(%q) succeeded, want an error containing %q", tt.sel, tt.want)
+			t.Errorf("CheckSelector(%q) = nil, want an error containing %q", tt.sel, tt.want)
 			continue
 		}
-		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "selector "+quote(tt.sel)) {
-			t.Errorf("ParseSelector(%q) = %q, want it to name the selector and contain %q", tt.sel, err, tt.want)
+		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), fmt.Sprintf("selector %q", tt.sel)) {
+			t.Errorf("CheckSelector(%q) = %q, want it to name the selector and contain %q", tt.sel, err, tt.want)
+		}
+	}
+	for _, sel := range []string{
+		`[value=":hover"]`, `[value='a:contains(b)']`, `#a\:focus`, `[data-x="!="]`,
+		"form#consent button[type=submit]:not([disabled])", "input[name^=otp], input[name=pin]",
+		"div > form + p ~ button", "fieldset > label:first-of-type > input", ":root input:checked",
+	} {
+		if err := CheckSelector(sel); err != nil {
+			t.Errorf("CheckSelector(%q) = %v, want nil", sel, err)
 		}
 	}
 }
-
-func quote(s string) string { return strings.ReplaceAll(`"`+s+`"`, `\`, `\\`) }
 
 // submit builds the submission of pressing the button that sel selects in page.
 func submit(t *testing.T, page, sel string, fill map[string]string) (*formRequest, error) {
 	t.Helper()
 	doc := parseHTML(t, page)
 	for k, v := range fill {
-		s, err := ParseSelector(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fillControl(s.First(doc), v); err != nil {
+		if err := fillControl(query(t, doc, k), v); err != nil {
 			return nil, err
 		}
 	}
-	s, err := ParseSelector(sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	btn := s.First(doc)
-	if btn == nil {
-		t.Fatalf("no %s in the page", sel)
-	}
+	btn := query(t, doc, sel)
 	base, _ := url.Parse("https://bank.example/app/page?x=1#frag")
 	return submission(doc, btn, base)
 }
