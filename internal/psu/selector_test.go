@@ -1,11 +1,14 @@
 package psu
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
@@ -307,5 +310,80 @@ func TestMetaRefresh(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("refresh %q -> %q, want %q", tt.content, got, tt.want)
 		}
+	}
+}
+
+// TestBothDriversPickTheSameElements runs one script through the form and the browser
+// drivers against the same page: with combinators, pseudo-classes, attribute operators
+// and a selector list, both must fill and press the same elements, as the form the bank
+// receives shows.
+func TestBothDriversPickTheSameElements(t *testing.T) {
+	tests := []struct {
+		name string
+		step Step
+		want url.Values
+	}{
+		{
+			name: "fill and press",
+			step: Step{
+				Fill: map[string]string{
+					"input[name^=otp], input[name=pin]":      "1234", // the first in the page: pin
+					"fieldset > label:first-of-type > input": "true", // the legend is the first child
+					"input[name$=_note]:not([readonly])":     "hi",
+				},
+				Press: "form#consent button[type=submit]:not([disabled])",
+			},
+			want: url.Values{"csrf": {"p1"}, "pin": {"1234"}, "otp_code": {""}, "a_note": {"kept"}, "b_note": {"hi"}, "account": {"FR76-1"}, "action": {"accept"}},
+		},
+		{
+			name: "sibling combinators",
+			step: Step{Press: "div > form + p ~ button"},
+			want: url.Values{"csrf": {"p1"}, "pin": {""}, "otp_code": {""}, "a_note": {"kept"}, "b_note": {""}, "account": {"FR76-2"}, "action": {"sibling"}},
+		},
+		{
+			name: "last of type, child combinator",
+			step: Step{WaitFor: "#consent:has(fieldset)", Press: "form#consent > button:last-of-type"},
+			want: url.Values{"csrf": {"p1"}, "pin": {""}, "otp_code": {""}, "a_note": {"kept"}, "b_note": {""}, "account": {"FR76-2"}, "action": {"later"}},
+		},
+	}
+	exe, noBrowser := FindChromium("")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, sel := range append(slices.Collect(maps.Keys(tt.step.Fill)), tt.step.WaitFor, tt.step.Press) {
+				if err := CheckSelector(sel); sel != "" && err != nil {
+					t.Fatal(err) // a profile could not hold the script
+				}
+			}
+			b := newFakeBank(t)
+			posted := func(d Driver) url.Values {
+				t.Helper()
+				out, err := d.Drive(context.Background(), Journey{
+					AuthorizeURL: b.srv.URL + "/pick", CallbackPrefix: b.callback, Script: Script{tt.step}, Timeout: 20 * time.Second,
+				})
+				if err != nil {
+					t.Fatalf("%T: %v", d, err)
+				}
+				if out.Callback.Query().Get("code") != bankCode {
+					t.Fatalf("%T: callback %s", d, out.Callback)
+				}
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return b.picks[len(b.picks)-1]
+			}
+
+			form := posted(NewFormDriver(b.srv.Client()))
+			if !maps.EqualFunc(form, tt.want, slices.Equal) {
+				t.Errorf("the form driver posted %v\nwant                         %v", form, tt.want)
+			}
+			if noBrowser != nil {
+				t.Skipf("the browser driver is not tried: %v", noBrowser)
+			}
+			d := NewBrowserDriver(BrowserOptions{Executable: exe, IgnoreCertErrors: true})
+			d.pressQuiet, d.endQuiet = 300*time.Millisecond, 500*time.Millisecond
+			if browser := posted(d); !maps.EqualFunc(browser, form, slices.Equal) {
+				t.Errorf("the browser driver posted %v\nthe form driver           %v", browser, form)
+			}
+		})
 	}
 }
