@@ -70,6 +70,17 @@ func TestProfileCheck(t *testing.T) {
 
 	good := writeProfile(t, pki, srv.URL, eidas.OrgTPPB)
 	mismatch := writeProfile(t, pki, srv.URL, "PSDFR-ACPR-99999")
+	badSelector := filepath.Join(filepath.Dir(good), "bad-selector.yaml")
+	text, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "  driver: form\n  approve:\n    - press: \"button[value=accept]\"\n  refuse:\n    - fill: {\"#psu\": psu1}\n      press: \"form >> button\"\n"
+	text = bytes.Replace(text, []byte("  driver: manual\n"), []byte(script), 1)
+	if err := os.WriteFile(badSelector, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badLine := bytes.Count(text[:bytes.Index(text, []byte(">> button"))], []byte("\n")) + 1
 	broken := filepath.Join(t.TempDir(), "broken.yaml")
 	if err := os.WriteFile(broken, []byte("name: x\nendpoint:\n  token: https://bank.example/token\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -110,6 +121,13 @@ func TestProfileCheck(t *testing.T) {
 			code:     runner.ExitBadInput,
 			want:     []string{"FAIL clients.second.certificate: organizationIdentifier PSDFR-ACPR-67890 differs from client_id PSDFR-ACPR-99999 (" + mismatch + ":"},
 			lastLine: " 1 FAIL (--offline: the network was not probed)",
+		},
+		{
+			name:     "a selector the PSU drivers do not both understand",
+			args:     []string{"check", "--offline", badSelector},
+			code:     runner.ExitBadInput,
+			want:     []string{fmt.Sprintf(`FAIL %s:%d: psu.refuse[0].press: selector "form >> button" is not valid CSS: `, badSelector, badLine)},
+			lastLine: "0 OK, 0 WARN, 1 FAIL",
 		},
 		{
 			name: "profile that does not load",

@@ -785,3 +785,63 @@ func TestWhere(t *testing.T) {
 		t.Errorf("a profile not read from a file gives %q, want none", got)
 	}
 }
+
+// A selector that the PSU drivers would not both understand is found when the profile is
+// read, before any journey, with the file, the line and the step.
+func TestPSUSelectors(t *testing.T) {
+	t.Setenv("STETCONFORM_TEST_SELECTOR", "p:contains(Accept)")
+	text := strings.Replace(minimal, "  driver: manual\n", `  driver: form
+  approve:
+    - match: "*/login*"
+      fill:
+        "input[name^=psu], #pin": psu1
+        "input:focus": secret-1
+      press: "form#login button[type=submit]:not([disabled])"
+    - wait_for: "div > form + p ~ button:first-of-type"
+      press: "form >> button"
+  refuse:
+    - wait_for: "[name=x"
+      press: ${STETCONFORM_TEST_SELECTOR}
+`, 1)
+	tests := []struct{ field, msg, lineOf string }{
+		{"psu.approve[0].fill", `selector "input:focus": :focus is about a live page's state: it never matches in the form driver`, `"input:focus"`},
+		{"psu.approve[1].press", `selector "form >> button" is not valid CSS: `, `press: "form >> button"`},
+		{"psu.refuse[0].wait_for", `selector "[name=x" is not valid CSS: `, `wait_for: "[name=x"`},
+		{"psu.refuse[0].press", "the selector, a value from the environment, is not one both PSU drivers understand", "${STETCONFORM_TEST_SELECTOR}"},
+	}
+	for _, decode := range []bool{false, true} {
+		var err error
+		if decode {
+			_, err = Decode([]byte(text), "bank.yaml")
+		} else {
+			_, err = Parse([]byte(text), "bank.yaml", t.TempDir())
+		}
+		var errs Errors
+		if !errors.As(err, &errs) {
+			t.Fatalf("error %v, want Errors", err)
+		}
+		var selErrs Errors
+		for _, e := range errs {
+			if strings.HasPrefix(e.Field, "psu.") {
+				selErrs = append(selErrs, e)
+			}
+		}
+		want := tests
+		if decode { // ${...} is not expanded: the selector is not known
+			want = tests[:3]
+		}
+		if len(selErrs) != len(want) {
+			t.Errorf("decode=%v: %d errors about the PSU scripts, want %d:\n%v", decode, len(selErrs), len(want), selErrs)
+		}
+		for _, tt := range want {
+			e := find(t, selErrs, tt.field)
+			line := lineOfText(t, text, tt.lineOf)
+			if got, prefix := e.Error(), fmt.Sprintf("bank.yaml:%d: %s: ", line, tt.field); !strings.HasPrefix(got, prefix) || !strings.Contains(got, tt.msg) {
+				t.Errorf("decode=%v: error %q, want %q followed by %q", decode, got, prefix, tt.msg)
+			}
+		}
+		if strings.Contains(errs.Error(), "contains(Accept)") {
+			t.Errorf("a value from the environment is in the errors:\n%v", errs)
+		}
+	}
+}

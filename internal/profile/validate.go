@@ -196,7 +196,27 @@ func (c *checker) checkPSU(ps *PSU) {
 			if st.Timeout < 0 {
 				c.addAt(f+".timeout", "must not be negative, found %s", st.Timeout)
 			}
+			c.selector(f+".wait_for", f+".wait_for", st.WaitFor)
+			for _, k := range slices.Sorted(maps.Keys(st.Fill)) {
+				c.selector(f+".fill", f+".fill."+k, k)
+			}
+			c.selector(f+".press", f+".press", st.Press)
 		}
+	}
+}
+
+// selector reports a selector of a PSU step that the form and browser drivers would not
+// both understand, as an error about field at the line of at (a fill's key).
+func (c *checker) selector(field, at, sel string) {
+	if sel == "" || c.suppressed(field) || !c.expand && strings.Contains(sel, "${") {
+		return
+	}
+	if err := psu.CheckSelector(sel); err != nil {
+		msg := err.Error()
+		if c.fromEnv[c.lineOf(at)] {
+			msg = "the selector, a value from the environment, is not one both PSU drivers understand"
+		}
+		c.add(c.lineOf(at), field, "%s", msg)
 	}
 }
 

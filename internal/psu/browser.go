@@ -39,8 +39,8 @@ type BrowserOptions struct {
 // callback is caught by request interception before it leaves the browser, so the
 // callback host is never contacted.
 //
-// Selectors go to Chromium's querySelector: all of CSS works, not only the form
-// driver's subset.
+// Selectors go to Chromium's querySelector; a profile holds only those the form
+// driver understands too (see CheckSelector).
 type BrowserDriver struct {
 	opts BrowserOptions
 	// pressQuiet and endQuiet: see the constants; tests shorten them.

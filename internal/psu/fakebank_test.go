@@ -22,6 +22,7 @@ type fakeBank struct {
 	mu            sync.Mutex
 	logins        []url.Values
 	consents      []url.Values
+	picks         []url.Values // forms posted from pickPage
 	callbackHits  int
 	consentNoAuth int
 }
@@ -53,6 +54,41 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
   <button name="action" value="refuse">Refuse</button>
   <button name="action" value="accept" class="primary">Accept</button>
 </form></body></html>`))
+
+// pickPage has, for each selector of the tests that run both drivers, elements that a
+// selector engine getting a combinator, a pseudo-class or the order of a selector list
+// wrong would pick instead. Its buttons' types are in mixed case: HTML, and so Chromium,
+// compares them without case.
+const pickPage = `<!doctype html>
+<html><head><title>Pick</title></head><body>
+<div>
+  <form id="decoy" method="post" action="/pick">
+    <input name="psu">
+    <button type="submit" name="action" value="decoy">Decoy</button>
+  </form>
+</div>
+<div>
+  <button form="consent" name="action" value="before">Before</button>
+  <form id="consent" method="post" action="/pick">
+    <input type="hidden" name="csrf" value="p1">
+    <input name="pin">
+    <input name="otp_code">
+    <input name="a_note" value="kept" readonly>
+    <input name="b_note">
+    <fieldset><legend>Account</legend>
+      <label><input type="radio" name="account" value="FR76-1"> Current</label>
+      <label><input type="radio" name="account" value="FR76-2" checked> Savings</label>
+    </fieldset>
+    <button type="Submit" name="action" value="disabled" disabled>Disabled</button>
+    <button type="button" name="action" value="js">Run a script</button>
+    <button type="Submit" name="action" value="accept">Accept</button>
+    <button type="SUBMIT" name="action" value="later">Later</button>
+  </form>
+  <p>Terms</p>
+  <span><button form="consent" name="action" value="nested">Nested</button></span>
+  <button form="consent" name="action" value="sibling">Sibling</button>
+</div>
+</body></html>`
 
 func newFakeBank(t *testing.T) *fakeBank {
 	t.Helper()
@@ -110,6 +146,17 @@ func newFakeBank(t *testing.T) *fakeBank {
 		default:
 			http.Redirect(w, r, cb+"?error=access_denied&state="+state, http.StatusSeeOther)
 		}
+	})
+	mux.HandleFunc("GET /pick", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, pickPage)
+	})
+	mux.HandleFunc("POST /pick", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		b.mu.Lock()
+		b.picks = append(b.picks, r.PostForm)
+		cb := b.callback
+		b.mu.Unlock()
+		http.Redirect(w, r, cb+"?code="+bankCode, http.StatusSeeOther)
 	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/loop", http.StatusFound)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 	"golang.org/x/net/publicsuffix"
 )
@@ -172,11 +173,11 @@ func (r *formRun) apply(n int, st Step, pg *htmlPage) (*formRequest, error) {
 }
 
 func (p *htmlPage) find(n int, selector string) (*html.Node, error) {
-	sel, err := ParseSelector(selector)
+	sel, err := compileSelector(selector)
 	if err != nil {
 		return nil, fmt.Errorf("step %d: %v", n, err)
 	}
-	el := sel.First(p.doc)
+	el := cascadia.Query(p.doc, sel)
 	if el == nil {
 		return nil, fmt.Errorf("step %d: no element matches %q on %s", n, selector, p.describe())
 	}
@@ -222,7 +223,7 @@ func (r *formRun) navigate(ctx context.Context, req *formRequest) (*htmlPage, er
 				return nil, err
 			}
 		case status == http.StatusOK:
-			doc, err := html.Parse(bytes.NewReader(body))
+			doc, err := parsePage(bytes.NewReader(body))
 			if err != nil {
 				return nil, fmt.Errorf("the page at %s is not HTML: %v", req.url, err)
 			}

@@ -150,9 +150,9 @@ func TestFormDriverFailures(t *testing.T) {
 			},
 		},
 		{
-			name:   "unsupported selector",
-			script: Script{{Press: "form > button"}},
-			want:   []string{`step 1: selector "form > button": the combinator '>' is not supported`},
+			name:   "invalid selector",
+			script: Script{{Press: "form >> button"}},
+			want:   []string{`step 1: selector "form >> button" is not valid CSS: `},
 		},
 		{
 			name:   "button outside a form",

@@ -1,11 +1,16 @@
 package psu
 
 import (
+	"context"
+	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 )
 
@@ -16,13 +21,13 @@ const selectorDoc = `<!doctype html><html><body>
   <button id="c" class="primary big" value="accept">OK</button>
   <div id="d" data-x="it's here"><span id="e" class="primary">x</span></div>
 </form>
-<form id="other"><input id="f" name="psu_id"><button id="g" value="accept">OK</button></form>
+<form id="other"><input id="f" name="psu_id"><button id="g" value="accept" disabled>OK</button></form>
 <p id="h" class="primary"></p>
 </body></html>`
 
 func parseHTML(t *testing.T, s string) *html.Node {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(s))
+	doc, err := parsePage(strings.NewReader(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +43,23 @@ func ids(nodes []*html.Node) []string {
 	return out
 }
 
+// query is the first element under doc that sel selects, failing the test when sel
+// does not compile or selects nothing.
+func query(t *testing.T, doc *html.Node, sel string) *html.Node {
+	t.Helper()
+	s, err := compileSelector(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cascadia.Query(doc, s)
+	if n == nil {
+		t.Fatalf("no %s in the page", sel)
+	}
+	return n
+}
+
+// TestSelectorMatches checks what the form driver selects, with cascadia on pages as
+// the form driver parses them.
 func TestSelectorMatches(t *testing.T) {
 	doc := parseHTML(t, selectorDoc)
 	tests := []struct {
@@ -56,7 +78,7 @@ func TestSelectorMatches(t *testing.T) {
 		{"input[ name = psu_id ]", []string{"a", "f"}},
 		{"button.primary[value=accept]", []string{"c"}},
 		{"button[value=accept]", []string{"c", "g"}},
-		{"form#login input[type=password]", []string{"b"}}, // type compares without case
+		{"form#login input[type=password]", []string{"b"}}, // type compares without case, as in HTML
 		{"form#other input", []string{"f"}},
 		{"form .primary", []string{"c", "e"}},
 		{"body form div span", []string{"e"}},
@@ -64,73 +86,94 @@ func TestSelectorMatches(t *testing.T) {
 		{"*[name=password]", []string{"b"}},
 		{"form#other span", nil},
 		{"#nope", nil},
+		// What the form driver did not understand before cascadia.
+		{"form > input", []string{"a", "b", "f"}},
+		{"body > input", nil},
+		{"input + input", []string{"b"}},
+		{"input ~ button", []string{"c", "g"}},
+		{"form + p", []string{"h"}},
+		{"#b, #a", []string{"a", "b"}}, // document order, not the list's
+		{"[name^=psu]", []string{"a", "f"}},
+		{"[name$=word]", []string{"b"}},
+		{"[data-x*=s\\ h]", []string{"d"}},
+		{"[class~=big]", []string{"c"}},
+		{"[value=ACCEPT i]", []string{"c", "g"}},
+		{"button:not([disabled])", []string{"c"}},
+		{"button:enabled", []string{"c"}},
+		{"button:disabled", []string{"g"}},
+		{"form:first-of-type input", []string{"a", "b"}},
+		{"input:first-child", []string{"a", "f"}},
+		{"input:nth-of-type(2)", []string{"b"}},
+		{"form:has(span)", []string{"login"}},
 	}
 	for _, tt := range tests {
-		sel, err := ParseSelector(tt.sel)
+		s, err := compileSelector(tt.sel)
 		if err != nil {
-			t.Errorf("ParseSelector(%q): %v", tt.sel, err)
+			t.Errorf("compileSelector(%q): %v", tt.sel, err)
 			continue
 		}
-		if got := ids(sel.All(doc)); !slices.Equal(got, tt.want) {
+		if got := ids(cascadia.QueryAll(doc, s)); !slices.Equal(got, tt.want) {
 			t.Errorf("%q matches %v, want %v", tt.sel, got, tt.want)
 		}
 	}
 }
 
-func TestSelectorErrors(t *testing.T) {
+// TestCheckSelector: what one of the drivers would refuse, or never match, is an error
+// naming the selector.
+func TestCheckSelector(t *testing.T) {
 	tests := []struct{ sel, want string }{
-		{"", "empty"},
-		{"   ", "empty"},
-		{"form > input", "combinator '>' is not supported"},
-		{"h1 + p", "combinator '+' is not supported"},
-		{"h1~p", "combinator '~' is not supported"},
-		{"input:checked", "pseudo-classes"},
-		{"a, b", "selector lists"},
-		{"[name^=psu]", `operator "^=" is not supported`},
-		{"[tabindex=1]", `quote it, [tabindex="1"]`},
-		{"[name=psu", "expected ']'"},
-		{"[name='psu]", "unterminated"},
-		{"[]", "expected an attribute name"},
-		{"#", "expected an id"},
-		{"input.", "expected a class name"},
-		{"input/x", `unexpected '/'`},
-		{`#a\:b`, "escapes"},
+		{"", "is not valid CSS"},
+		{"   ", "is not valid CSS"},
+		{"form >> input", "is not valid CSS"},
+		{"a,", "is not valid CSS"},
+		{"[tabindex=1]", "is not valid CSS"},
+		{"[name=psu", "is not valid CSS"},
+		{"[name='psu]", "is not valid CSS"},
+		{"input/x", "is not valid CSS"},
+		{"a::before", "is not valid CSS"},
+		{"a:is(b)", "is not valid CSS"},        // Chromium knows it, cascadia does not
+		{"input:required", "is not valid CSS"}, // likewise
+		{"p:contains(Accept)", ":contains is an extension of the form driver's engine, not CSS"},
+		{"button:containsOwn('OK')", ":containsOwn is an extension"},
+		{"p:matches(^OK$)", ":matches is an extension"},
+		{"div:haschild(p)", ":haschild is an extension"},
+		{"form :input", ":input is an extension"},
+		{"[name!=psu_id]", "the attribute operator != is an extension"},
+		{"[name#=(psu)]", "the attribute operator #= is an extension"},
+		{"input:focus", ":focus is about a live page's state: it never matches in the form driver"},
+		{"a:HOVER", ":HOVER is about a live page's state"},
 	}
 	for _, tt := range tests {
-		_, err := ParseSelector(tt.sel)
+		err := CheckSelector(tt.sel)
 		if err == nil {
-			t.Errorf("ParseSelector(%q) succeeded, want an error containing %q", tt.sel, tt.want)
+			t.Errorf("CheckSelector(%q) = nil, want an error containing %q", tt.sel, tt.want)
 			continue
 		}
-		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "selector "+quote(tt.sel)) {
-			t.Errorf("ParseSelector(%q) = %q, want it to name the selector and contain %q", tt.sel, err, tt.want)
+		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), fmt.Sprintf("selector %q", tt.sel)) {
+			t.Errorf("CheckSelector(%q) = %q, want it to name the selector and contain %q", tt.sel, err, tt.want)
+		}
+	}
+	for _, sel := range []string{
+		`[value=":hover"]`, `[value='a:contains(b)']`, `#a\:focus`, `[data-x="!="]`,
+		"form#consent button[type=submit]:not([disabled])", "input[name^=otp], input[name=pin]",
+		"div > form + p ~ button", "fieldset > label:first-of-type > input", ":root input:checked",
+	} {
+		if err := CheckSelector(sel); err != nil {
+			t.Errorf("CheckSelector(%q) = %v, want nil", sel, err)
 		}
 	}
 }
-
-func quote(s string) string { return strings.ReplaceAll(`"`+s+`"`, `\`, `\\`) }
 
 // submit builds the submission of pressing the button that sel selects in page.
 func submit(t *testing.T, page, sel string, fill map[string]string) (*formRequest, error) {
 	t.Helper()
 	doc := parseHTML(t, page)
 	for k, v := range fill {
-		s, err := ParseSelector(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fillControl(s.First(doc), v); err != nil {
+		if err := fillControl(query(t, doc, k), v); err != nil {
 			return nil, err
 		}
 	}
-	s, err := ParseSelector(sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	btn := s.First(doc)
-	if btn == nil {
-		t.Fatalf("no %s in the page", sel)
-	}
+	btn := query(t, doc, sel)
 	base, _ := url.Parse("https://bank.example/app/page?x=1#frag")
 	return submission(doc, btn, base)
 }
@@ -267,5 +310,80 @@ func TestMetaRefresh(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("refresh %q -> %q, want %q", tt.content, got, tt.want)
 		}
+	}
+}
+
+// TestBothDriversPickTheSameElements runs one script through the form and the browser
+// drivers against the same page: with combinators, pseudo-classes, attribute operators
+// and a selector list, both must fill and press the same elements, as the form the bank
+// receives shows.
+func TestBothDriversPickTheSameElements(t *testing.T) {
+	tests := []struct {
+		name string
+		step Step
+		want url.Values
+	}{
+		{
+			name: "fill and press",
+			step: Step{
+				Fill: map[string]string{
+					"input[name^=otp], input[name=pin]":      "1234", // the first in the page: pin
+					"fieldset > label:first-of-type > input": "true", // the legend is the first child
+					"input[name$=_note]:not([readonly])":     "hi",
+				},
+				Press: "form#consent button[type=submit]:not([disabled])",
+			},
+			want: url.Values{"csrf": {"p1"}, "pin": {"1234"}, "otp_code": {""}, "a_note": {"kept"}, "b_note": {"hi"}, "account": {"FR76-1"}, "action": {"accept"}},
+		},
+		{
+			name: "sibling combinators",
+			step: Step{Press: "div > form + p ~ button"},
+			want: url.Values{"csrf": {"p1"}, "pin": {""}, "otp_code": {""}, "a_note": {"kept"}, "b_note": {""}, "account": {"FR76-2"}, "action": {"sibling"}},
+		},
+		{
+			name: "last of type, child combinator",
+			step: Step{WaitFor: "#consent:has(fieldset)", Press: "form#consent > button:last-of-type"},
+			want: url.Values{"csrf": {"p1"}, "pin": {""}, "otp_code": {""}, "a_note": {"kept"}, "b_note": {""}, "account": {"FR76-2"}, "action": {"later"}},
+		},
+	}
+	exe, noBrowser := FindChromium("")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, sel := range append(slices.Collect(maps.Keys(tt.step.Fill)), tt.step.WaitFor, tt.step.Press) {
+				if err := CheckSelector(sel); sel != "" && err != nil {
+					t.Fatal(err) // a profile could not hold the script
+				}
+			}
+			b := newFakeBank(t)
+			posted := func(d Driver) url.Values {
+				t.Helper()
+				out, err := d.Drive(context.Background(), Journey{
+					AuthorizeURL: b.srv.URL + "/pick", CallbackPrefix: b.callback, Script: Script{tt.step}, Timeout: 20 * time.Second,
+				})
+				if err != nil {
+					t.Fatalf("%T: %v", d, err)
+				}
+				if out.Callback.Query().Get("code") != bankCode {
+					t.Fatalf("%T: callback %s", d, out.Callback)
+				}
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return b.picks[len(b.picks)-1]
+			}
+
+			form := posted(NewFormDriver(b.srv.Client()))
+			if !maps.EqualFunc(form, tt.want, slices.Equal) {
+				t.Errorf("the form driver posted %v\nwant                         %v", form, tt.want)
+			}
+			if noBrowser != nil {
+				t.Skipf("the browser driver is not tried: %v", noBrowser)
+			}
+			d := NewBrowserDriver(BrowserOptions{Executable: exe, IgnoreCertErrors: true})
+			d.pressQuiet, d.endQuiet = 300*time.Millisecond, 500*time.Millisecond
+			if browser := posted(d); !maps.EqualFunc(browser, form, slices.Equal) {
+				t.Errorf("the browser driver posted %v\nthe form driver           %v", browser, form)
+			}
+		})
 	}
 }
