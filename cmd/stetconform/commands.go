@@ -109,7 +109,11 @@ reads it from there), else random and written into the printed profile.`,
 			out := cmd.OutOrStdout()
 			if list {
 				for _, f := range aspsp.Faults() {
-					fmt.Fprintf(out, "%-34s %s (breaks %v)\n", f.Name, f.Description, f.Breaks)
+					what := fmt.Sprintf("breaks %v", f.Breaks)
+					if f.WrongReason {
+						what = "wrong reason: the affected checks must not pass"
+					}
+					fmt.Fprintf(out, "%-40s %s (%s)\n", f.Name, f.Description, what)
 				}
 				return nil
 			}

@@ -124,6 +124,11 @@ func authorizeContext(ctx context.Context, q url.Values) context.Context {
 }
 
 func (b *Bank) startJourney(w http.ResponseWriter, r *http.Request) {
+	if b.faults.has(FaultAuthorizeUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		renderPage(w, http.StatusServiceUnavailable, errorPage, pageData{Error: "The service is temporarily unavailable. Please try again later."})
+		return
+	}
 	if b.faults.has(FaultAuthorizeNeedsClientCert) && len(peerCerts(r)) == 0 {
 		renderPage(w, http.StatusForbidden, errorPage, pageData{Error: "A client certificate is required."})
 		return

@@ -111,6 +111,8 @@ type Bank struct {
 	handler  http.Handler
 	psus     map[string]string
 	jour     *journeys
+	limits   *rateLimiter // rate-limited
+	pairs    *tokenPairs  // tokens-superseded-never-expire
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -158,6 +160,8 @@ func New(cfg Config) (*Bank, error) {
 	b.roots = x509.NewCertPool()
 	b.roots.AddCert(cfg.PKI.CA.Cert)
 	b.jour = newJourneys(b.now)
+	b.limits = &rateLimiter{now: b.now, counts: map[string]int{}}
+	b.pairs = &tokenPairs{m: map[string][]tokenPair{}}
 
 	mem := storage.NewMemoryStore()
 	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient, codeLifetime: cfg.CodeLifetime, now: cfg.Now}
@@ -167,6 +171,10 @@ func New(cfg Config) (*Bank, error) {
 		}
 		c := b.newClient(reg.ClientID, "")
 		c.RedirectURIs = slices.Clone(reg.RedirectURIs)
+		if fs.has(FaultRoleNotCheckedRedirect) && reg.ClientID == eidas.OrgTPPNoRole {
+			// Registered with another callback than the one its profile entry names.
+			c.RedirectURIs = []string{"https://tpp-norole.example/registered-elsewhere"}
+		}
 		mem.Clients[reg.ClientID] = c
 	}
 
@@ -191,7 +199,8 @@ func New(cfg Config) (*Bank, error) {
 	b.strategy = &clockStrategy{
 		HMACSHAStrategy:    compose.NewOAuth2HMACStrategy(fcfg),
 		now:                b.now,
-		ignoreAccessExpiry: fs.has(FaultExpiredTokenAccepted),
+		ignoreAccessExpiry: fs.has(FaultExpiredTokenAccepted) || fs.has(FaultTokensSuperseded),
+		skipTokenHMAC:      fs.has(FaultTokenTamperedAccepted),
 	}
 	factories := []compose.Factory{
 		compose.OAuth2AuthorizeExplicitFactory,
@@ -210,9 +219,9 @@ func New(cfg Config) (*Bank, error) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathAuthorize, b.serveAuthorize)
-	mux.HandleFunc(PathToken, b.serveToken)
+	mux.HandleFunc(PathToken, b.limited(b.serveToken))
 	mux.HandleFunc(PathRevoke, b.serveRevoke)
-	mux.HandleFunc(PathAccounts, b.serveAccounts)
+	mux.HandleFunc(PathAccounts, b.limited(b.serveAccounts))
 	b.handler = mux
 	return b, nil
 }
@@ -244,11 +253,24 @@ func (b *Bank) Handler() http.Handler { return b.handler }
 // handlers verify them, to answer invalid_client in HTTP, and the PSU's browser has none).
 func (b *Bank) TLSConfig() *tls.Config {
 	min := uint16(tls.VersionTLS12) // STET Part I section 3.2
-	if b.faults.has(FaultTLS11Accepted) {
+	var suites []uint16
+	switch {
+	case b.faults.has(FaultTLS11Accepted):
 		min = tls.VersionTLS10
+	case b.faults.has(FaultTLS11UnusableSuites):
+		// TLS 1.0 and 1.1 are allowed, but only AEAD suites (TLS 1.2 only) are offered:
+		// a TLS 1.1 handshake finds no shared suite and ends in handshake_failure, as with
+		// a bank that offers TLS 1.1 with DHE suites to a client that has none.
+		min = tls.VersionTLS10
+		suites = []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		}
 	}
 	return &tls.Config{
 		MinVersion:   min,
+		CipherSuites: suites,
 		Certificates: []tls.Certificate{b.cfg.PKI.Server.TLSCertificate()},
 		ClientAuth:   tls.RequestClientCert,
 	}

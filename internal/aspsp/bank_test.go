@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -386,8 +387,22 @@ func TestFaultCatalogue(t *testing.T) {
 			t.Errorf("fault %q declared twice", f.Name)
 		}
 		seen[f.Name] = true
-		if f.Description == "" || len(f.Breaks) == 0 {
-			t.Errorf("fault %q needs a description and at least one requirement", f.Name)
+		if f.Description == "" || len(f.Breaks)+len(f.Inconclusive)+len(f.NotPassed) == 0 && !f.WrongReason {
+			t.Errorf("fault %q needs a description and something a run must show", f.Name)
+		}
+		if (len(f.Breaks) == 0) != (len(f.Scenarios) == 0) || (len(f.Scenarios) == 0) != (f.Reason == "") {
+			t.Errorf("fault %q: Breaks, Scenarios and Reason go together: %v %v %q", f.Name, f.Breaks, f.Scenarios, f.Reason)
+		}
+		if _, err := regexp.Compile(f.Reason); err != nil {
+			t.Errorf("fault %q: Reason: %v", f.Name, err)
+		}
+		if f.WrongReason && len(f.Breaks) > 0 {
+			t.Errorf("fault %q: a wrong-reason fault breaks nothing, found %v", f.Name, f.Breaks)
+		}
+		for _, id := range slices.Concat(f.Inconclusive, f.NotPassed) {
+			if slices.Contains(f.Breaks, id) {
+				t.Errorf("fault %q: %s is declared failed and also inconclusive or not passed", f.Name, id)
+			}
 		}
 	}
 	fs[0].Breaks[0] = "changed"

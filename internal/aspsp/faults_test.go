@@ -272,16 +272,7 @@ var faultCases = map[string]faultCase{
 		},
 	},
 	FaultTLS11Accepted: {probe: func(tb *testBank) bool {
-		pool := x509.NewCertPool()
-		pool.AddCert(tb.pki.CA.Cert)
-		u, _ := url.Parse(tb.URL())
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", u.Host,
-			&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
-		if err != nil {
-			return false
-		}
-		conn.Close()
-		return true
+		return dialTLS(tb, tls.VersionTLS10, tls.VersionTLS11) == nil
 	}},
 	FaultTokenGetServed: {probe: func(tb *testBank) bool {
 		form := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
@@ -354,6 +345,192 @@ var faultCases = map[string]faultCase{
 		again := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
 		return first.status == http.StatusOK && !rotated && again.status == http.StatusOK
 	}},
+	FaultAuthorizeUnavailable: {breaksCodeExchange: true, probe: func(tb *testBank) bool {
+		a := tb.get(nil, tb.URL()+PathAuthorize+"?"+authzQuery(eidas.OrgTPPA).Encode(), nil)
+		return a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "1"
+	}},
+	FaultScopeRequiredValidCode: {
+		breaksCodeExchange: true,
+		probe: func(tb *testBank) bool {
+			a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA)))
+			return a.status == http.StatusBadRequest && a.field("error") == "invalid_request"
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// Every other check comes first, with its own error...
+			expectTokenError(t, tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown")), 400, "invalid_grant")
+			f := exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+			f.Set("redirect_uri", "https://tpp-a.example/elsewhere")
+			expectTokenError(t, tb.token(tb.pki.TPPA, f), 400, "invalid_grant")
+			code := tb.code(eidas.OrgTPPNoRole)
+			expectTokenError(t, tb.token(tb.pki.TPPNoRole, exchangeForm(eidas.OrgTPPNoRole, code)), 400, "unauthorized_client")
+			// ...and the refusal does not use the code up.
+			f = exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))
+			expectTokenError(t, tb.token(tb.pki.TPPA, f), 400, "invalid_request")
+			f.Set("scope", "aisp")
+			if a := tb.token(tb.pki.TPPA, f); a.status != http.StatusOK {
+				t.Errorf("exchange with a scope after the refusal: expected 200, found %d: %s", a.status, a.body)
+			}
+		},
+	},
+	FaultTokenErrorsTextPlain: {
+		probe: func(tb *testBank) bool {
+			a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown"))
+			return a.status == http.StatusBadRequest && strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") &&
+				a.field("error") == "invalid_grant"
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// Token responses keep their JSON media type.
+			if ct := tb.tokens(tb.pki.TPPA).header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("token response Content-Type: expected application/json, found %q", ct)
+			}
+		},
+	},
+	FaultUnsupportedGrantError: {
+		probe: func(tb *testBank) bool {
+			f := exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown")
+			f.Set("grant_type", "urn:stet:unknown")
+			a := tb.token(tb.pki.TPPA, f)
+			return a.status == http.StatusBadRequest && a.field("error") == "invalid_request"
+		},
+		also: func(t *testing.T, tb *testBank) {
+			expectTokenError(t, tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown")), 400, "invalid_grant")
+			f := exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown")
+			f.Del("grant_type")
+			expectTokenError(t, tb.token(tb.pki.TPPA, f), 400, "invalid_request")
+		},
+	},
+	FaultRateLimited: {
+		probe: func(tb *testBank) bool {
+			limited := false
+			for i := 0; i < 2*rateLimit+2; i++ { // at least rateLimit+1 fall in one window
+				a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, "ory_ac_unknown.unknown"))
+				if a.status == http.StatusTooManyRequests && a.header.Get("Retry-After") == "1" {
+					limited = true
+				}
+			}
+			return limited
+		},
+		also: func(t *testing.T, tb *testBank) {
+			at := accessToken(tb, tb.pki.TPPA)
+			statuses := map[int]int{}
+			for i := 0; i < 2*rateLimit+2; i++ {
+				statuses[tb.accounts(tb.pki.TPPA, "Bearer "+at).status]++
+			}
+			if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusOK] == 0 {
+				t.Errorf("accounts: expected some 200 and some 429, found %v", statuses)
+			}
+			// Another client has its own budget, and the next window a new one.
+			if a := tb.token(tb.pki.TPPB, exchangeForm(eidas.OrgTPPB, "ory_ac_unknown.unknown")); a.status != http.StatusBadRequest {
+				t.Errorf("second TPP: expected its own budget (400 invalid_grant), found %d", a.status)
+			}
+			tb.clock.Advance(rateWindow)
+			if a := tb.accounts(tb.pki.TPPA, "Bearer "+at); a.status != http.StatusOK {
+				t.Errorf("accounts in the next window: expected 200, found %d", a.status)
+			}
+		},
+	},
+	FaultRoleNotCheckedRedirect: {
+		probe: func(tb *testBank) bool {
+			q := authzQuery(eidas.OrgTPPNoRole)
+			if tb.get(nil, tb.URL()+PathAuthorize+"?"+q.Encode(), nil).status != http.StatusBadRequest {
+				return false // its profile's redirect_uri is registered
+			}
+			q.Set("redirect_uri", "https://tpp-norole.example/registered-elsewhere")
+			f := exchangeForm(eidas.OrgTPPNoRole, tb.callback(q, "accept").Get("code"))
+			f.Set("redirect_uri", q.Get("redirect_uri"))
+			return tb.token(tb.pki.TPPNoRole, f).status == http.StatusOK
+		},
+	},
+	FaultTLS11UnusableSuites: {probe: func(tb *testBank) bool {
+		legacy := dialTLS(tb, tls.VersionTLS10, tls.VersionTLS11)
+		modern := dialTLS(tb, tls.VersionTLS12, tls.VersionTLS12)
+		return legacy != nil && strings.Contains(legacy.Error(), "handshake failure") && modern == nil
+	}},
+	FaultNoTokenNoChallenge: {
+		probe: func(tb *testBank) bool {
+			a := tb.accounts(tb.pki.TPPA, "")
+			return a.status == http.StatusUnauthorized && a.header.Get("WWW-Authenticate") == ""
+		},
+		also: func(t *testing.T, tb *testBank) {
+			a := tb.accounts(tb.pki.TPPA, "Bearer ory_at_unknown.unknown")
+			if !strings.Contains(a.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("unknown token: expected a challenge with invalid_token, found %q", a.header.Get("WWW-Authenticate"))
+			}
+		},
+	},
+	FaultTokenTamperedAccepted: {
+		probe: func(tb *testBank) bool {
+			at := accessToken(tb, tb.pki.TPPA)
+			return tb.accounts(tb.pki.TPPA, "Bearer "+tamperMiddle(at)).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			at := accessToken(tb, tb.pki.TPPA)
+			for name, tok := range map[string]string{"unknown": "ory_at_unknown.unknown", "signature tampered": tamperLast(at), "foreign format": "unknown-token"} {
+				if a := tb.accounts(tb.pki.TPPA, "Bearer "+tok); a.status != http.StatusUnauthorized {
+					t.Errorf("%s token: expected 401, found %d", name, a.status)
+				}
+			}
+			// The binding and the expiry are still checked.
+			if a := tb.accounts(tb.pki.TPPB, "Bearer "+tamperMiddle(at)); a.status != http.StatusUnauthorized {
+				t.Errorf("tampered token over another certificate: expected 401, found %d", a.status)
+			}
+			tb.clock.Advance(2 * DefaultAccessTokenLifetime)
+			if a := tb.accounts(tb.pki.TPPA, "Bearer "+tamperMiddle(at)); a.status != http.StatusUnauthorized {
+				t.Errorf("tampered expired token: expected 401, found %d", a.status)
+			}
+		},
+	},
+	FaultTokenUnknownAccepted: {
+		probe: func(tb *testBank) bool {
+			return tb.accounts(tb.pki.TPPA, "Bearer unknown-token").status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			at := accessToken(tb, tb.pki.TPPA)
+			for name, tok := range map[string]string{"unknown in the bank's format": "ory_at_unknown.unknown", "tampered": tamperMiddle(at)} {
+				if a := tb.accounts(tb.pki.TPPA, "Bearer "+tok); a.status != http.StatusUnauthorized {
+					t.Errorf("%s token: expected 401, found %d", name, a.status)
+				}
+			}
+		},
+	},
+	FaultTokensSuperseded: {
+		probe: func(tb *testBank) bool {
+			first := accessToken(tb, tb.pki.TPPA)
+			tb.clock.Advance(2 * DefaultAccessTokenLifetime) // long expired, yet still accepted
+			stillOK := tb.accounts(tb.pki.TPPA, "Bearer "+first).status == http.StatusOK
+			second := accessToken(tb, tb.pki.TPPA) // a new consent of the same PSU and TPP
+			a := tb.accounts(tb.pki.TPPA, "Bearer "+first)
+			return stillOK && a.status == http.StatusUnauthorized && strings.Contains(a.header.Get("WWW-Authenticate"), `error="invalid_token"`) &&
+				tb.accounts(tb.pki.TPPA, "Bearer "+second).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			tok := tb.tokens(tb.pki.TPPA)
+			// Within the grace period, and for another TPP, nothing is superseded.
+			young := accessToken(tb, tb.pki.TPPA)
+			tb.clock.Advance(time.Second)
+			accessToken(tb, tb.pki.TPPB)
+			if a := tb.accounts(tb.pki.TPPA, "Bearer "+young); a.status != http.StatusOK {
+				t.Errorf("token of the same TPP issued within the grace period, after another TPP's consent: expected 200, found %d", a.status)
+			}
+			accessToken(tb, tb.pki.TPPA)
+			// The whole pair goes: the refresh token too.
+			expectTokenError(t, tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, tok.field("refresh_token"))), 400, "invalid_grant")
+		},
+	},
+	FaultUnknownRefreshWrongError: {
+		probe: func(tb *testBank) bool {
+			a := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, "ory_rt_unknown.unknown"))
+			return a.status == http.StatusBadRequest && a.field("error") == "invalid_request"
+		},
+		also: func(t *testing.T, tb *testBank) {
+			rt := refreshToken(tb, tb.pki.TPPA)
+			if a := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)); a.status != http.StatusOK {
+				t.Fatalf("refresh: %d %s", a.status, a.body)
+			}
+			// A used (known) refresh token keeps its invalid_grant.
+			expectTokenError(t, tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)), 400, "invalid_grant")
+		},
+	},
 	FaultOldRefreshStillValid: {probe: func(tb *testBank) bool {
 		rt := refreshToken(tb, tb.pki.TPPA)
 		first := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
@@ -430,6 +607,46 @@ func TestFaultsCombine(t *testing.T) {
 	if m["token_type"] != "MAC" || m["expires_in"] != 0.0 || a.header.Get("Cache-Control") != "" {
 		t.Fatalf("expected all three faults, found %v %s", a.header, a.body)
 	}
+}
+
+// dialTLS makes a TLS handshake with the bank at versions min to max, offering every
+// cipher suite Go has (the insecure ones too, as the suite's TLS 1.1 probe does).
+func dialTLS(tb *testBank, min, max uint16) error {
+	pool := x509.NewCertPool()
+	pool.AddCert(tb.pki.CA.Cert)
+	u, _ := url.Parse(tb.URL())
+	conf := &tls.Config{RootCAs: pool, MinVersion: min, MaxVersion: max}
+	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		conf.CipherSuites = append(conf.CipherSuites, cs.ID)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", u.Host, conf)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// tamperMiddle changes the character in the middle of a token, as the suite's BEARER-05
+// check does: in the bank's tokens, that is in the part before the signature.
+func tamperMiddle(tok string) string {
+	i := len(tok) / 2
+	if tok[i] == '.' {
+		i++
+	}
+	return tok[:i] + otherChar(tok[i]) + tok[i+1:]
+}
+
+// tamperLast changes the first character of the signature part of a token.
+func tamperLast(tok string) string {
+	i := strings.LastIndex(tok, ".") + 1
+	return tok[:i] + otherChar(tok[i]) + tok[i+1:]
+}
+
+func otherChar(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
 }
 
 // pkceChallenge is the S256 challenge of a verifier (RFC 7636 section 4.2).

@@ -196,6 +196,9 @@ type clockStrategy struct {
 	*oauth2.HMACSHAStrategy
 	now                func() time.Time
 	ignoreAccessExpiry bool
+	// skipTokenHMAC accepts an access token found by its signature part without
+	// verifying the rest (token-tampered-accepted).
+	skipTokenHMAC bool
 }
 
 // expired reports whether exp (zero: no expiry) has passed on the bank's clock.
@@ -204,6 +207,13 @@ func (s *clockStrategy) expired(exp time.Time) bool {
 }
 
 func (s *clockStrategy) ValidateAccessToken(ctx context.Context, r fosite.Requester, token string) error {
+	if s.skipTokenHMAC {
+		// The store found the token by its signature; the rest of it is not verified.
+		if exp := r.GetSession().GetExpiresAt(fosite.AccessToken); s.expired(exp) || !exp.IsZero() && time.Now().After(exp) {
+			return fosite.ErrTokenExpired.WithHintf("Access token expired at '%s'.", exp.UTC().Format(time.RFC3339))
+		}
+		return nil
+	}
 	if s.ignoreAccessExpiry {
 		// Signature only: the store lookup by signature already proved the token was issued.
 		return s.Enigma.Validate(ctx, strings.TrimPrefix(token, "ory_at_"))

@@ -65,15 +65,25 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'refresh_token' parameter."), 0)
 			return
 		}
-		if b.faults.has(FaultUnknownRefresh500) && !b.store.refreshTokenKnown(ctx, b.strategy.RefreshTokenSignature(ctx, rt)) {
+		unknown := (b.faults.has(FaultUnknownRefresh500) || b.faults.has(FaultUnknownRefreshWrongError)) &&
+			!b.store.refreshTokenKnown(ctx, b.strategy.RefreshTokenSignature(ctx, rt))
+		switch {
+		case unknown && b.faults.has(FaultUnknownRefresh500):
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, "<!doctype html><html><body><h1>500 Internal Server Error</h1><p>NullPointerException</p></body></html>\n")
+			return
+		case unknown:
+			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The refresh token is not recognised."), 0)
 			return
 		}
 	case "":
 		// fosite answers invalid_request.
 	default:
+		if b.faults.has(FaultUnsupportedGrantError) {
+			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHintf("The grant_type %q is not supported.", grant), 0)
+			return
+		}
 		b.writeTokenError(w, fosite.ErrUnsupportedGrantType.WithHintf("The grant_type %q is not supported; expected authorization_code or refresh_token.", grant), 0)
 		return
 	}
@@ -86,9 +96,15 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	// leaf is nil only under no-client-cert-accepted: there is no role to check then.
 	leaf := firstCert(peerCerts(r))
 	scopes := slices.Concat([]string(ar.GetRequestedScopes()), []string(ar.GetGrantedScopes()))
-	if leaf != nil && !b.faults.has(FaultRoleNotChecked) && len(scopes) > 0 && !eidas.HasRole(leaf, eidas.RolePSPAI) {
+	roleChecked := !b.faults.has(FaultRoleNotChecked) && !b.faults.has(FaultRoleNotCheckedRedirect)
+	if leaf != nil && roleChecked && len(scopes) > 0 && !eidas.HasRole(leaf, eidas.RolePSPAI) {
 		b.writeTokenError(w, fosite.ErrUnauthorizedClient.WithHintf(
 			"The certificate of %s does not carry the PSD2 role PSP_AI needed for AISP scopes.", ar.GetClient().GetID()), 0)
+		return
+	}
+	if grant == "authorization_code" && b.faults.has(FaultScopeRequiredValidCode) && form.Get("scope") == "" {
+		// Everything else about the exchange is right; the code is not used up.
+		b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'scope' parameter."), 0)
 		return
 	}
 	if grant == "refresh_token" {
@@ -152,6 +168,9 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, _ := m["refresh_token"].(string)
 	b.recordSecrets(resp.GetAccessToken(), rt)
+	if grant == "authorization_code" && b.faults.has(FaultTokensSuperseded) {
+		b.supersede(ctx, sess.Subject, ar.GetClient().GetID(), ar.GetID())
+	}
 	b.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -241,6 +260,9 @@ func (b *Bank) writeTokenError(w http.ResponseWriter, err error, status int) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=UTF-8")
+	if b.faults.has(FaultTokenErrorsTextPlain) {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(status)
