@@ -35,8 +35,8 @@ func (w *World) notARefusal(a *answer) error {
 	switch {
 	case a == nil || a.err != nil:
 		return nil // the checks say what a missing answer means for them
-	case a.status == http.StatusTooManyRequests:
-		return w.inconclusive("the bank rate-limited the request (%s): a rate limit is not a refusal; lower the run's pace or retry later", a.rateLimitWhy())
+	case busy(a):
+		return w.inconclusive("the bank could not serve the request (%s): a rate limit or an unavailable bank is not a refusal; lower the run's pace or retry later", a.rateLimitWhy())
 	case a.status >= 500:
 		return w.inconclusive("the bank failed with %s: a server error is not a refusal, so this proves nothing about the check", a)
 	}
@@ -44,10 +44,11 @@ func (w *World) notARefusal(a *answer) error {
 }
 
 // notAnAnswer says why an answer cannot count for or against a positive check: a rate
-// limit. A server error can: the bank did not do what it must.
+// limit, or a bank out of service. Another server error can: the bank did not do what it
+// must.
 func (w *World) notAnAnswer(a *answer) error {
-	if a != nil && a.err == nil && a.status == http.StatusTooManyRequests {
-		return w.inconclusive("the bank rate-limited the request (%s): a rate limit is not a verdict; lower the run's pace or retry later", a.rateLimitWhy())
+	if a != nil && busy(a) {
+		return w.inconclusive("the bank could not serve the request (%s): a rate limit or an unavailable bank is not a verdict; lower the run's pace or retry later", a.rateLimitWhy())
 	}
 	return nil
 }
@@ -56,7 +57,7 @@ func (a *answer) rateLimitWhy() string {
 	if a.rateLimit != "" {
 		return a.rateLimit
 	}
-	return "HTTP 429"
+	return fmt.Sprintf("HTTP %d", a.status)
 }
 
 // String says what the bank answered, in the words a step's error message needs.
@@ -186,13 +187,14 @@ func clip(s string, n int) string {
 // bank's last answer. Secrets in the answer are handed to the redactor at once.
 func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *answer {
 	a := w.doOnce(ctx, hc, req)
-	if a.status != http.StatusTooManyRequests || a.err != nil {
+	if !busy(a) {
 		return a
 	}
-	// A rate limit is never a verdict: wait as the bank asks, once, and send again.
+	// A rate limit or a bank out of service is never a verdict: wait as the bank asks,
+	// once, and send again.
 	wait := retryAfter(a.header.Get("Retry-After"), time.Now())
 	if wait > maxRetryAfter {
-		a.rateLimit = fmt.Sprintf("HTTP 429 with Retry-After %s, longer than the suite waits (%s)", wait.Round(time.Second), maxRetryAfter)
+		a.rateLimit = fmt.Sprintf("HTTP %d with Retry-After %s, longer than the suite waits (%s)", a.status, wait.Round(time.Second), maxRetryAfter)
 		return a
 	}
 	if req.Body != nil && req.GetBody == nil {
@@ -214,10 +216,16 @@ func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *ans
 		again.Body = body
 	}
 	b := w.doOnce(ctx, hc, again)
-	if b.status == http.StatusTooManyRequests {
-		b.rateLimit = fmt.Sprintf("HTTP 429 twice, the second time after waiting %s as the bank asked", wait.Round(100*time.Millisecond))
+	if busy(b) {
+		b.rateLimit = fmt.Sprintf("HTTP %d twice, the second time after waiting %s as the bank asked", b.status, wait.Round(100*time.Millisecond))
 	}
 	return b
+}
+
+// busy says whether the bank answered that it cannot serve now: 429 Too Many Requests or
+// 503 Service Unavailable (RFC 9110 section 15.6.4), both of which may carry Retry-After.
+func busy(a *answer) bool {
+	return a.err == nil && (a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable)
 }
 
 // maxRetryAfter bounds how long the suite waits for a rate limit to lift before it gives up

@@ -21,6 +21,7 @@ import (
 // registerClientCertificate gives the sentences of client_certificate.feature their code.
 func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
 	sc.Step(`^the code is exchanged without a client certificate$`, func(ctx context.Context) error {
+		w.lastCertNone = true
 		c := w.named("primary")
 		w.exchange(ctx, nil, c.ClientID, c.RedirectURI)
 		return nil
@@ -37,7 +38,7 @@ func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
 	})
 	sc.Step(`^the primary TPP refreshes the second TPP's token under the second TPP's client_id$`, func(ctx context.Context) error {
 		if w.tokens.refresh == "" {
-			return errors.New("expected a refresh_token for the second TPP; the bank gave none")
+			return w.noRefreshToken()
 		}
 		w.postToken(ctx, w.named("primary"), refreshForm(w.tokens.refresh, w.named("second").ClientID))
 		return nil
@@ -55,8 +56,15 @@ func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
 		return w.probeTLSVersions(ctx, w.named("primary"))
 	})
 	sc.Step(`^the bank accepts TLS 1.2 and refuses TLS 1.1$`, w.tlsLegacyRefused)
-	sc.Step(`^the bank refuses to authenticate the client$`, func() error { return w.clientRefused(false) })
-	sc.Step(`^the bank refuses the client_id with invalid_client$`, func() error { return w.clientRefused(true) })
+	sc.Step(`^the bank refuses to authenticate the client$`, func() error {
+		if w.lastCertNone {
+			return w.clientRefused("", "either") // no certificate: a host shared with /authorize can only refuse it in HTTP
+		}
+		return w.clientRefused("bad_certificate", w.p.Options.BadCertificate)
+	})
+	sc.Step(`^the bank refuses the client_id with invalid_client$`, func() error {
+		return w.clientRefused("client_mismatch", w.p.Options.ClientMismatch)
+	})
 	sc.Step(`^the TPP without the AISP role asks for AISP access with the PSU's approval$`, func(ctx context.Context) error {
 		return w.roleAsksAccess(ctx, w.named("without_aisp_role"))
 	})
@@ -64,19 +72,17 @@ func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
 }
 
 // clientRefused checks that the bank refused to authenticate the TPP, the way the bank
-// profile declares: by ending the TLS handshake, by HTTP invalid_client, or either. A
-// certificate the bank cannot accept at all (none, expired, untrusted) may also be refused
-// by a TLS front end with its own 4xx page: allowed, with a warning. A client_id that
-// does not match a valid certificate is the OAuth server's to refuse: strict.
-func (w *World) clientRefused(strict bool) error {
+// profile declares it with option (mode tls: by ending the TLS handshake; http: by HTTP
+// invalid_client; either). A certificate the bank cannot accept at all (none, expired,
+// untrusted) may also be refused by a TLS front end with its own 4xx page: allowed, with
+// a warning. A client_id that does not match a valid certificate is the OAuth server's to
+// refuse: strict.
+func (w *World) clientRefused(option, mode string) error {
 	a := w.last
 	if err := w.notARefusal(a); err != nil {
 		return err
 	}
-	option, mode := "bad_certificate", w.p.Options.BadCertificate
-	if strict {
-		option, mode = "client_mismatch", w.p.Options.ClientMismatch
-	}
+	strict := option == "client_mismatch"
 	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
 		if mode == "http" {
 			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares %s: http); %s", option, a)

@@ -50,7 +50,10 @@ func (w *World) revoke(ctx context.Context, c *profile.Client, kind string) erro
 		w.refreshSpent = true
 	}
 	if tok == "" {
-		return fmt.Errorf("expected a %s token to revoke; the bank gave none", kind)
+		if kind == "refresh" {
+			return w.noRefreshToken()
+		}
+		return fmt.Errorf("expected an access token to revoke; the bank gave none")
 	}
 	form := url.Values{"token": {tok}, "token_type_hint": {kind + "_token"}, "client_id": {c.ClientID}}
 	req, err := http.NewRequest(http.MethodPost, w.p.Endpoints.Revoke, strings.NewReader(form.Encode()))

@@ -257,7 +257,7 @@ func (w *World) hasRefreshed(ctx context.Context, c *profile.Client) error {
 		return err
 	}
 	if w.tokens.refresh == "" {
-		return errors.New("expected a refresh_token in the token response; there is none")
+		return w.noRefreshToken()
 	}
 	return w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID)))
 }

@@ -116,6 +116,7 @@ type World struct {
 
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
 	roleRefusedAt string
+	lastCertNone  bool   // the code exchange under test presented no certificate (MTLS-01)
 	requestID     string // the X-Request-ID sent (BEARER-09)
 	// MTLS-09: TLS handshakes at forced versions.
 	tlsProbe tlsProbe

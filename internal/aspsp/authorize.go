@@ -191,6 +191,17 @@ func (b *Bank) continueJourney(w http.ResponseWriter, r *http.Request) {
 			d = decisionRefuse
 		}
 		b.finish(w, r, j, d)
+	case "cancel":
+		// The seeds: the callback is called also when the journey is interrupted.
+		if j, ok = b.jour.end(j.id); !ok {
+			renderPage(w, http.StatusBadRequest, errorPage, pageData{Error: "This authorization journey has already ended."})
+			return
+		}
+		if b.faults.has(FaultAbandonNoCallback) {
+			renderPage(w, http.StatusOK, errorPage, pageData{Error: "You cancelled. You may close this window."})
+			return
+		}
+		b.finish(w, r, j, decisionCancel)
 	default:
 		renderPage(w, http.StatusBadRequest, errorPage, pageData{Error: "Unknown action."})
 	}
@@ -203,6 +214,7 @@ const (
 	decisionAccept decision = iota // the PSU consented
 	decisionRefuse                 // the PSU refused
 	decisionAbort                  // the bank ended the journey (too many failed logins)
+	decisionCancel                 // the PSU abandoned the journey midway
 )
 
 // finish ends a journey with the redirect to the TPP's callback: a code, or an error.
@@ -229,6 +241,9 @@ func (b *Bank) finish(w http.ResponseWriter, r *http.Request, j journey, d decis
 	case decisionAbort:
 		b.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("Too many failed login attempts."))
 		return
+	case decisionCancel:
+		b.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The PSU abandoned the journey."))
+		return
 	}
 	if refusal != nil && !b.faults.has(FaultRefusalWithCode) {
 		if b.faults.has(FaultRefusalWithoutError) {
@@ -251,7 +266,10 @@ func (b *Bank) finish(w http.ResponseWriter, r *http.Request, j journey, d decis
 			ar.GrantScope(s)
 		}
 	}
-	resp, err := b.oauth.NewAuthorizeResponse(ctx, ar, newSession(j.psu))
+	sess := newSession(j.psu)
+	// The refresh token's lifetime counts from the PSU's consent (SCA), across refreshes.
+	sess.Extra[consentAtKey] = b.now()
+	resp, err := b.oauth.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		b.oauth.WriteAuthorizeError(ctx, w, ar, err)
 		return
@@ -388,7 +406,8 @@ var (
 <input type="hidden" name="journey" value="{{.Journey}}">
 <p><label for="psu_id">Identifier</label> <input type="text" id="psu_id" name="psu_id" autocomplete="username" required></p>
 <p><label for="password">Password</label> <input type="password" id="password" name="password" autocomplete="current-password" required></p>
-<p><button type="submit" id="login" name="action" value="login">Log in</button></p>
+<p><button type="submit" id="login" name="action" value="login">Log in</button>
+<button type="submit" id="cancel" name="action" value="cancel" formnovalidate>Cancel</button></p>
 </form>
 </body></html>
 `))

@@ -78,6 +78,15 @@ type Config struct {
 	CodeLifetime         time.Duration     // default 5m
 	PSUs                 map[string]string // psu_id -> password; default {"psu1": random}
 	Faults               []string          // named faults in force (see Faults)
+	// RequireSignature makes the accounts resource refuse, with 401, a request that is not
+	// signed (STET Part I 3.5) with the QSealC of the TPP whose QWAC it comes over: the
+	// PKI's TPP seals are the registered ones.
+	RequireSignature bool
+	// RefuseBadCertificatesInTLS ends the TLS handshake when a client certificate is
+	// presented that the bank cannot accept (expired, untrusted issuer), as most bank
+	// front ends do; without it they are refused in HTTP with invalid_client. A connection
+	// without a certificate is served either way (the PSU's browser has none).
+	RefuseBadCertificatesInTLS bool
 	// Now is the bank's clock (default time.Now): client certificate validity, journey
 	// expiry, and code and token expiry, which is also checked on the real clock (fosite's).
 	// A test moves it forward instead of sleeping.
@@ -111,8 +120,9 @@ type Bank struct {
 	handler  http.Handler
 	psus     map[string]string
 	jour     *journeys
-	limits   *rateLimiter // rate-limited
-	pairs    *tokenPairs  // tokens-superseded-never-expire
+	limits   *rateLimiter                 // rate-limited
+	seals    map[string]*x509.Certificate // registered QSealCs by organizationIdentifier
+	pairs    *tokenPairs                  // tokens-superseded-never-expire
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -162,6 +172,12 @@ func New(cfg Config) (*Bank, error) {
 	b.jour = newJourneys(b.now)
 	b.limits = &rateLimiter{now: b.now, counts: map[string]int{}}
 	b.pairs = &tokenPairs{m: map[string][]tokenPair{}}
+	b.seals = map[string]*x509.Certificate{}
+	for _, kp := range []*eidas.KeyPair{cfg.PKI.TPPASeal, cfg.PKI.TPPBSeal, cfg.PKI.TPPNoRoleSeal} {
+		if kp != nil {
+			b.seals[eidas.OrganizationIdentifier(kp.Cert)] = kp.Cert
+		}
+	}
 
 	mem := storage.NewMemoryStore()
 	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient, codeLifetime: cfg.CodeLifetime, now: cfg.Now}
@@ -268,12 +284,29 @@ func (b *Bank) TLSConfig() *tls.Config {
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		}
 	}
-	return &tls.Config{
+	conf := &tls.Config{
 		MinVersion:   min,
 		CipherSuites: suites,
 		Certificates: []tls.Certificate{b.cfg.PKI.Server.TLSCertificate()},
 		ClientAuth:   tls.RequestClientCert,
 	}
+	if b.cfg.RefuseBadCertificatesInTLS {
+		conf.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return nil // the PSU's browser, or a TPP the token endpoint refuses in HTTP
+			}
+			chain := make([]*x509.Certificate, 0, len(raw))
+			for _, der := range raw {
+				c, err := x509.ParseCertificate(der)
+				if err != nil {
+					return err
+				}
+				chain = append(chain, c)
+			}
+			return b.verifyClientCert(chain)
+		}
+	}
+	return conf
 }
 
 // Start listens on Config.Addr and serves TLS in a goroutine.

@@ -105,65 +105,74 @@ const (
 	FaultAuthorizeNeedsClientCert = "authorize-needs-client-cert"
 	FaultPKCEChallengeRejected    = "pkce-challenge-rejected"
 	FaultAccountsForbidden        = "accounts-forbidden"
+	FaultAbandonNoCallback        = "abandon-no-callback"
+	FaultRefreshLifetimeSliding   = "refresh-lifetime-sliding"
+	FaultSignatureNotChecked      = "signature-not-checked"
+	FaultSealOfAnyTPPAccepted     = "seal-of-any-tpp-accepted"
 )
 
 // The scenarios, by the names the features give them (outline rows with their example).
 const (
-	scAuthzStarts        = "The authorization request starts the PSU's authentication"
-	scApproveCode        = "The PSU approves and the bank calls back with a one-time code"
-	scStateApproves      = "The state comes back unchanged when the PSU approves"
-	scStateRefuses       = "The state comes back unchanged when the PSU refuses"
-	scRefuseError        = "The PSU refuses and the bank calls back with an error and no code"
-	scRedirectAttacker   = `An unregistered or altered redirect_uri is never redirected to: the redirect_uri "https://attacker.invalid/callback"`
-	scRedirectExtraPath  = "An unregistered or altered redirect_uri is never redirected to: its redirect_uri with an extra path segment"
-	scRedirectOtherPort  = "An unregistered or altered redirect_uri is never redirected to: its redirect_uri on another port"
-	scUnknownClient      = "An unknown client_id is never redirected to"
-	scResponseTypeToken  = "A response type other than code is refused"
-	scPKCEAccepted       = "A PKCE challenge is accepted and its verifier redeems the code"
-	scExpiredToken       = "An expired access token is refused with invalid_token"
-	scTokenOpens         = "The access token opens the accounts resource"
-	scSchemeLower        = "The authorization scheme is case-insensitive: bearer"
-	scSchemeUpper        = "The authorization scheme is case-insensitive: BEARER"
-	scNoToken            = "A request without an access token gets a Bearer challenge"
-	scTamperedToken      = "A tampered access token is refused with invalid_token"
-	scUnknownToken       = "A unknown access token is refused with invalid_token"
-	scOtherCertificate   = "An access token is refused over another TPP's certificate"
-	scSTETErrorBody      = "A refused request gets a STET error body and its X-Request-ID back"
-	scNoClientCert       = "A code exchange without a client certificate is refused"
-	scClientIDExchange   = "A client_id other than the certificate's Authorization Number is refused at code exchange"
-	scClientIDRefresh    = "A client_id other than the certificate's Authorization Number is refused at refresh"
-	scRoleLacking        = "A TPP whose certificate lacks the AISP role gets no AISP access"
-	scExpiredCert        = "An expired certificate is refused"
-	scUntrustedCert      = "A certificate from an issuer the bank does not trust is refused"
-	scTLS11              = "TLS below 1.2 is refused"
-	scRefresh            = "The TPP refreshes the access token without a scope"
-	scRefreshedOpens     = "The refreshed access token opens the accounts resource"
-	scRotation           = "Refresh-token rotation behaves as the bank declares"
-	scForeignRefresh     = "Another TPP cannot use the refresh token"
-	scUnknownRefresh     = "An unknown refresh token is refused"
-	scWiderScope         = "A refresh cannot widen the grant the PSU consented to"
-	scRevokeRefresh      = "After the TPP revokes its refresh token, the refresh is refused"
-	scRevokedAccess      = "A revoked access token is refused with invalid_token"
-	scRevokeOther        = "A TPP cannot revoke another TPP's refresh token"
-	scNoScopeNeeded      = "The bank does not require a scope at the token endpoint"
-	scTokenResponse      = "The token response carries an access token, its type and a refresh token"
-	scTokenType          = "The token type is Bearer"
-	scNotCached          = "Token responses are not cached"
-	scExpiresIn          = "The access token's lifetime is given in seconds"
-	scCodeOnce           = "A code can be exchanged only once"
-	scCodeExpired        = "An expired code is refused"
-	scRedirectMismatch   = "The redirect_uri must be the one of the authorization request"
-	scRedirectMissing    = "The redirect_uri cannot be left out of the code exchange"
-	scCodeOtherTPP       = "A code issued to one TPP cannot be redeemed by another"
-	scMalformedCode      = "A malformed token request gets the RFC 6749 error: with an unknown code"
-	scMalformedNoGrant   = "A malformed token request gets the RFC 6749 error: without grant_type"
-	scMalformedNoCode    = "A malformed token request gets the RFC 6749 error: without the code"
-	scMalformedGrantType = `A malformed token request gets the RFC 6749 error: with the grant_type "urn:stet:unknown"`
-	scErrorFormat        = "Token endpoint errors are RFC 6749 JSON error responses"
-	scTokenGET           = "The token endpoint does not serve GET"
-	scPKCEWrong          = "A code issued under a PKCE challenge needs its verifier: a wrong code_verifier"
-	scPKCEMissing        = "A code issued under a PKCE challenge needs its verifier: no code_verifier"
-	scScopeAtToken       = "A scope sent on the code exchange is treated as the bank declares"
+	scAuthzStarts         = "The authorization request starts the PSU's authentication"
+	scApproveCode         = "The PSU approves and the bank calls back with a one-time code"
+	scStateApproves       = "The state comes back unchanged when the PSU approves"
+	scStateRefuses        = "The state comes back unchanged when the PSU refuses"
+	scRefuseError         = "The PSU refuses and the bank calls back with an error and no code"
+	scRedirectAttacker    = `An unregistered or altered redirect_uri is never redirected to: the redirect_uri "https://attacker.invalid/callback"`
+	scRedirectExtraPath   = "An unregistered or altered redirect_uri is never redirected to: its redirect_uri with an extra path segment"
+	scRedirectOtherPort   = "An unregistered or altered redirect_uri is never redirected to: its redirect_uri on another port"
+	scUnknownClient       = "An unknown client_id is never redirected to"
+	scResponseTypeToken   = "A response type other than code is refused"
+	scPKCEAccepted        = "A PKCE challenge is accepted and its verifier redeems the code"
+	scExpiredToken        = "An expired access token is refused with invalid_token"
+	scTokenOpens          = "The access token opens the accounts resource"
+	scSchemeLower         = "The authorization scheme is case-insensitive: bearer"
+	scSchemeUpper         = "The authorization scheme is case-insensitive: BEARER"
+	scNoToken             = "A request without an access token gets a Bearer challenge"
+	scTamperedToken       = "A forged access token is refused with invalid_token: tampered"
+	scUnknownToken        = "A forged access token is refused with invalid_token: unknown"
+	scOtherCertificate    = "An access token is refused over another TPP's certificate"
+	scSTETErrorBody       = "A refused request gets a STET error body and its X-Request-ID back"
+	scNoClientCert        = "A code exchange without a client certificate is refused"
+	scClientIDExchange    = "A client_id other than the certificate's Authorization Number is refused at code exchange"
+	scClientIDRefresh     = "A client_id other than the certificate's Authorization Number is refused at refresh"
+	scRoleLacking         = "A TPP whose certificate lacks the AISP role gets no AISP access"
+	scExpiredCert         = "An expired certificate is refused"
+	scUntrustedCert       = "A certificate from an issuer the bank does not trust is refused"
+	scTLS11               = "TLS below 1.2 is refused"
+	scRefresh             = "The TPP refreshes the access token without a scope"
+	scRefreshedOpens      = "The refreshed access token opens the accounts resource"
+	scRotation            = "Refresh-token rotation behaves as the bank declares"
+	scAbandon             = "The PSU abandons the journey and the bank calls back with an error and no code"
+	scRefreshLifetimeOver = "Once its lifetime is over, the refresh token is refused and the PSU must consent again"
+	scUnsigned            = "An unsigned request to the accounts resource is refused"
+	scForeignSeal         = "A request signed with another TPP's seal is refused"
+	scForeignRefresh      = "Another TPP cannot use the refresh token"
+	scUnknownRefresh      = "An unknown refresh token is refused"
+	scWiderScope          = "A refresh cannot widen the grant the PSU consented to"
+	scRevokeRefresh       = "After the TPP revokes its refresh token, the refresh is refused"
+	scRevokedAccess       = "A revoked access token is refused with invalid_token"
+	scRevokeOther         = "A TPP cannot revoke another TPP's refresh token"
+	scNoScopeNeeded       = "The bank does not require a scope at the token endpoint"
+	scTokenResponse       = "The token response carries an access token, its type and a refresh token"
+	scTokenType           = "The token type is Bearer"
+	scNotCached           = "Token responses are not cached"
+	scRefreshNotCached    = "Refresh responses are not cached either"
+	scExpiresIn           = "The access token's lifetime is given in seconds"
+	scCodeOnce            = "A code can be exchanged only once"
+	scCodeExpired         = "An expired code is refused"
+	scRedirectMismatch    = "The redirect_uri must be the one of the authorization request"
+	scRedirectMissing     = "The redirect_uri cannot be left out of the code exchange"
+	scCodeOtherTPP        = "A code issued to one TPP cannot be redeemed by another"
+	scMalformedCode       = "A malformed token request gets the RFC 6749 error: with an unknown code"
+	scMalformedNoGrant    = "A malformed token request gets the RFC 6749 error: without grant_type"
+	scMalformedNoCode     = "A malformed token request gets the RFC 6749 error: without the code"
+	scMalformedGrantType  = `A malformed token request gets the RFC 6749 error: with the grant_type "urn:stet:unknown"`
+	scErrorFormat         = "Token endpoint errors are RFC 6749 JSON error responses"
+	scTokenGET            = "The token endpoint does not serve GET"
+	scPKCEWrong           = "A code issued under a PKCE challenge needs its verifier: a wrong code_verifier"
+	scPKCEMissing         = "A code issued under a PKCE challenge needs its verifier: no code_verifier"
+	scScopeAtToken        = "A scope sent on the code exchange is treated as the bank declares"
 )
 
 // refusedWith200 is the reason of a negative token-endpoint check answered with a token.
@@ -184,9 +193,9 @@ var faultTable = []Fault{
 	{Name: FaultStateAltered, Description: "Every callback carries a state that differs from the one the TPP sent.",
 		Breaks: []string{"AUTHZ-03"}, Scenarios: []string{scStateApproves, scStateRefuses}, Reason: `expected the callback to carry the state .* unchanged; it carries`},
 	{Name: FaultRefusalWithoutError, Description: "A refused consent redirects to the callback with the state only, without error.",
-		Breaks: []string{"AUTHZ-04"}, Scenarios: []string{scRefuseError}, Reason: `expected an error on the callback after the PSU refused; it has none`},
+		Breaks: []string{"AUTHZ-04"}, Scenarios: []string{scRefuseError}, Reason: `expected an error on the callback after the PSU refused or abandoned; it has none`},
 	{Name: FaultRefusalWithCode, Description: "A refused consent redirects with error=access_denied and also a valid code.",
-		Breaks: []string{"AUTHZ-04"}, Scenarios: []string{scRefuseError}, Reason: `expected no code after the PSU refused; the callback carries a code`},
+		Breaks: []string{"AUTHZ-04"}, Scenarios: []string{scRefuseError}, Reason: `expected no code after the PSU refused or abandoned; the callback carries a code`},
 	{Name: FaultRedirectUnregisteredURI, Description: "Any https redirect_uri is accepted at /authorize and redirected to after the journey.",
 		Breaks: []string{"AUTHZ-06"}, Scenarios: []string{scRedirectAttacker, scRedirectExtraPath, scRedirectOtherPort},
 		Reason: `expected the bank never to send the PSU's browser to \S+; it did`},
@@ -199,10 +208,10 @@ var faultTable = []Fault{
 	// that needs a code as its precondition is inconclusive, and the negative journeys
 	// (AUTHZ-06/07/08, MTLS-03) prove nothing from a 403 to everyone.
 	{Name: FaultAuthorizeNeedsClientCert, Description: "GET /authorize is refused (403) to a browser without a client certificate.",
-		Breaks:       []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-12", "AUTHZ-13"},
-		Scenarios:    []string{scAuthzStarts, scApproveCode, scStateApproves, scStateRefuses, scRefuseError, scPKCEAccepted},
+		Breaks:       []string{"AUTHZ-01", "AUTHZ-12"},
+		Scenarios:    []string{scAuthzStarts},
 		Reason:       `HTTP 403`,
-		Inconclusive: slices.Concat([]string{"AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "MTLS-03"}, journeyPreconditions)},
+		Inconclusive: slices.Concat([]string{"AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-13", "MTLS-03"}, journeyPreconditions)},
 	// The bank is down for the PSU: nothing about the authorization endpoint, nor anything
 	// that needs a code, can be concluded; 503 is never a refusal.
 	{Name: FaultAuthorizeUnavailable, Description: "GET /authorize answers 503 Service Unavailable (Retry-After: 1) to everyone.",
@@ -221,10 +230,10 @@ var faultTable = []Fault{
 	// checks that need tokens first are inconclusive, and so are TOKEN-08 (its positive
 	// control, a fresh code, fails) and MTLS-03 (invalid_request is not about the role).
 	{Name: FaultScopeRequired, Description: "The code exchange is refused (invalid_request) unless it carries a scope, before the code is checked.",
-		Breaks:       []string{"AUTHZ-13", "TOKEN-01", "TOKEN-02", "TOKEN-09", "TOKEN-10", "TOKEN-11"},
-		Scenarios:    []string{scPKCEAccepted, scTokenResponse, scNoScopeNeeded, scRedirectMismatch, scCodeOtherTPP, scMalformedCode},
+		Breaks:       []string{"AUTHZ-13", "TOKEN-01", "TOKEN-02", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11"},
+		Scenarios:    []string{scPKCEAccepted, scTokenResponse, scNoScopeNeeded, scCodeExpired, scRedirectMismatch, scCodeOtherTPP, scMalformedCode},
 		Reason:       `HTTP 400, error="invalid_request"`,
-		Inconclusive: slices.Concat(exchangePreconditions, []string{"TOKEN-08", "MTLS-03"})},
+		Inconclusive: slices.Concat(exchangePreconditions, []string{"MTLS-03"})},
 	// TOKEN-02 alone, with the two checks that share its When: a code exchange that passes
 	// every other check (code, client, redirect_uri, role) is refused without a scope.
 	{Name: FaultScopeRequiredValidCode, Description: "A code exchange that passes every other check is refused (invalid_request) unless it carries a scope.",
@@ -248,7 +257,7 @@ var faultTable = []Fault{
 	{Name: FaultTokenTypeMAC, Description: "Token responses say token_type \"MAC\".",
 		Breaks: []string{"TOKEN-03", "REFRESH-01"}, Scenarios: []string{scTokenType, scRefresh}, Reason: `token_type.*"MAC"`},
 	{Name: FaultNoCacheControl, Description: "Token responses carry neither Cache-Control: no-store nor Pragma: no-cache.",
-		Breaks: []string{"TOKEN-04"}, Scenarios: []string{scNotCached}, Reason: `expected Cache-Control: no-store`},
+		Breaks: []string{"TOKEN-04"}, Scenarios: []string{scNotCached, scRefreshNotCached}, Reason: `expected Cache-Control: no-store`},
 	// TOKEN-01 alone: every check that needs a refresh token is inconclusive.
 	{Name: FaultNoRefreshToken, Description: "The code exchange issues no refresh token.",
 		Breaks: []string{"TOKEN-01"}, Scenarios: []string{scTokenResponse}, Reason: `missing or not a string: refresh_token`,
@@ -320,7 +329,7 @@ var faultTable = []Fault{
 		Breaks: []string{"TOKEN-14"}, Scenarios: []string{scTokenGET}, Reason: `it answered the GET with HTTP 200`},
 
 	{Name: FaultExpiredTokenAccepted, Description: "The accounts resource does not check the access token's expiry.",
-		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken}, Reason: `expected HTTP 401 with WWW-Authenticate: Bearer error="invalid_token"; HTTP 200`},
+		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken}, Reason: `expected HTTP 401 with WWW-Authenticate: Bearer error="invalid_token" for the expired access token \(the same token opened the accounts resource .* before its expiry\); HTTP 200`},
 	{Name: FaultExpiredTokenNoInvalidToken, Description: "An expired access token gets 401 with a bare Bearer challenge, without error=\"invalid_token\".",
 		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken}, Reason: `expected WWW-Authenticate: Bearer error="invalid_token".*HTTP 401, WWW-Authenticate: Bearer realm="stet", Content-Type`},
 	// An expired token whose invalid_token is only in the STET error body is a warning
@@ -372,6 +381,14 @@ var faultTable = []Fault{
 		Breaks: []string{"REFRESH-09"}, Scenarios: []string{scUnknownRefresh}, Reason: `expected error invalid_grant; HTTP 400, error="invalid_request"`},
 	{Name: FaultRefreshNotRotated, Description: "Refresh answers without a new refresh_token (and the old one keeps working), while the profile declares rotation.",
 		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected a new refresh token on refresh`},
+	{Name: FaultAbandonNoCallback, Description: "A PSU who cancels the journey is shown a page and never sent back to the TPP's callback.",
+		Breaks: []string{"AUTHZ-05"}, Scenarios: []string{scAbandon}, Reason: `expected the bank to call the callback .* when the PSU abandons the journey`},
+	{Name: FaultRefreshLifetimeSliding, Description: "Each refresh starts the refresh token's lifetime again, so the PSU's consent never has to be renewed.",
+		Breaks: []string{"REFRESH-10"}, Scenarios: []string{scRefreshLifetimeOver}, Reason: `expected the refresh token of a consent .* to be refused`},
+	{Name: FaultSignatureNotChecked, Description: "The accounts resource serves requests without checking their signature.",
+		Breaks: []string{"SIG-01"}, Scenarios: []string{scUnsigned, scForeignSeal}, Reason: `expected HTTP 401 for a request that is not signed with the calling TPP's QSealC.*HTTP 200`},
+	{Name: FaultSealOfAnyTPPAccepted, Description: "A request signed with any registered TPP's QSealC is accepted, whoever's QWAC it comes over.",
+		Breaks: []string{"SIG-01"}, Scenarios: []string{scForeignSeal}, Reason: `expected HTTP 401 for a request that is not signed with the calling TPP's QSealC.*HTTP 200`},
 	{Name: FaultOldRefreshStillValid, Description: "Refresh returns a new refresh token but the previous one keeps working.",
 		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected the replaced refresh token to be refused with invalid_grant.*HTTP 200`},
 }

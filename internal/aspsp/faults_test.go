@@ -24,6 +24,9 @@ type faultCase struct {
 	// breaksCodeExchange is set for the faults whose very point is to break the ordinary
 	// flow (a plain exchange, the PSU's journey, or the accounts call).
 	breaksCodeExchange bool
+	// config sets what a fault needs of the bank, on the faulty and the correct one alike
+	// (a signature fault needs a bank that requires signatures).
+	config func(*Config)
 }
 
 func accessToken(tb *testBank, kp *eidas.KeyPair) string { return tb.tokens(kp).field("access_token") }
@@ -531,6 +534,44 @@ var faultCases = map[string]faultCase{
 			expectTokenError(t, tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)), 400, "invalid_grant")
 		},
 	},
+	FaultAbandonNoCallback: {probe: func(tb *testBank) bool {
+		u := tb.journey(authzQuery(eidas.OrgTPPA), "cancel").location()
+		return u == nil
+	}, also: func(t *testing.T, tb *testBank) {
+		// A refusal still calls back.
+		if cb := tb.callback(authzQuery(eidas.OrgTPPA), "refuse"); cb.Get("error") != "access_denied" {
+			t.Errorf("refusal: expected error=access_denied on the callback, found %v", cb)
+		}
+	}},
+	FaultRefreshLifetimeSliding: {
+		// fosite dates each refresh token on the real clock: a short lifetime, real waits.
+		config: func(c *Config) { c.RefreshTokenLifetime = 1500 * time.Millisecond },
+		probe: func(tb *testBank) bool {
+			rt := refreshToken(tb, tb.pki.TPPA)
+			// Half-way, a refresh; after the consent's lifetime, the new refresh token.
+			time.Sleep(750 * time.Millisecond)
+			r := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+			time.Sleep(950 * time.Millisecond)
+			return r.status == http.StatusOK && tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, r.field("refresh_token"))).status == http.StatusOK
+		},
+	},
+	FaultSignatureNotChecked: {
+		config: func(c *Config) { c.RequireSignature = true },
+		probe: func(tb *testBank) bool {
+			return tb.sealedAccounts(tb.pki.TPPA, "Bearer "+accessToken(tb, tb.pki.TPPA), nil).status == http.StatusOK
+		},
+	},
+	FaultSealOfAnyTPPAccepted: {
+		config: func(c *Config) { c.RequireSignature = true },
+		probe: func(tb *testBank) bool {
+			return tb.sealedAccounts(tb.pki.TPPA, "Bearer "+accessToken(tb, tb.pki.TPPA), tb.pki.TPPBSeal).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			if a := tb.sealedAccounts(tb.pki.TPPA, "Bearer "+accessToken(tb, tb.pki.TPPA), nil); a.status != http.StatusUnauthorized {
+				t.Errorf("unsigned: expected 401, found %d", a.status)
+			}
+		},
+	},
 	FaultOldRefreshStillValid: {probe: func(tb *testBank) bool {
 		rt := refreshToken(tb, tb.pki.TPPA)
 		first := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
@@ -552,21 +593,28 @@ func TestFaults(t *testing.T) {
 		}
 		t.Run(f.Name, func(t *testing.T) {
 			t.Parallel()
-			faulty := startBank(t, Config{Faults: []string{f.Name}})
+			cfg := func(faults ...string) Config {
+				c := Config{Faults: faults}
+				if fc.config != nil {
+					fc.config(&c)
+				}
+				return c
+			}
+			faulty := startBank(t, cfg(f.Name))
 			if got := faulty.ActiveFaults(); len(got) != 1 || got[0] != f.Name {
 				t.Fatalf("ActiveFaults(): expected [%s], found %v", f.Name, got)
 			}
 			if !fc.probe(faulty) {
 				t.Errorf("the bank with %s does not show the faulty behaviour", f.Name)
 			}
-			if correct := startBank(t, Config{}); fc.probe(correct) {
+			if correct := startBank(t, cfg()); fc.probe(correct) {
 				t.Errorf("the correct bank shows the behaviour of %s", f.Name)
 			}
 			if fc.also != nil {
-				fc.also(t, startBank(t, Config{Faults: []string{f.Name}}))
+				fc.also(t, startBank(t, cfg(f.Name)))
 			}
 			if !fc.breaksCodeExchange {
-				ordinaryFlow(t, startBank(t, Config{Faults: []string{f.Name}}))
+				ordinaryFlow(t, startBank(t, cfg(f.Name)))
 			}
 		})
 	}

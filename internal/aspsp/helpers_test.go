@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stetconform/stetconform/internal/eidas"
+	"github.com/stetconform/stetconform/internal/httpsig"
 )
 
 var (
@@ -280,11 +281,44 @@ func (tb *testBank) tokens(kp *eidas.KeyPair) answer {
 
 func (tb *testBank) accounts(kp *eidas.KeyPair, authorization string) answer {
 	tb.t.Helper()
-	h := http.Header{}
-	if authorization != "" {
-		h.Set("Authorization", authorization)
+	return tb.sealedAccounts(kp, authorization, tb.sealOf(kp))
+}
+
+// sealedAccounts calls the accounts resource over kp's QWAC, signed with seal's QSealC
+// (nil: unsigned).
+func (tb *testBank) sealedAccounts(kp *eidas.KeyPair, authorization string, seal *eidas.KeyPair) answer {
+	tb.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, tb.URL()+PathAccounts, nil)
+	if err != nil {
+		tb.t.Fatal(err)
 	}
-	return tb.get(kp, tb.URL()+PathAccounts, h)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	req.Header.Set("X-Request-ID", "4b0b2f36-0d8e-4a39-9f5e-2b1f6c6f8f10")
+	if seal != nil {
+		s := &httpsig.Signer{KeyID: "https://tpp.example/qsealc.pem", Key: seal.Key, Algorithm: httpsig.ECDSASHA256}
+		if err := s.Sign(req, nil); err != nil {
+			tb.t.Fatal(err)
+		}
+	}
+	return tb.do(tb.client(kp), req)
+}
+
+// sealOf is the QSealC of the TPP whose QWAC kp is, where the bank requires signatures.
+func (tb *testBank) sealOf(kp *eidas.KeyPair) *eidas.KeyPair {
+	if !tb.cfg.RequireSignature {
+		return nil
+	}
+	switch kp {
+	case tb.pki.TPPA:
+		return tb.pki.TPPASeal
+	case tb.pki.TPPB:
+		return tb.pki.TPPBSeal
+	case tb.pki.TPPNoRole:
+		return tb.pki.TPPNoRoleSeal
+	}
+	return nil
 }
 
 // expectTokenError checks an RFC 6749 error answer.

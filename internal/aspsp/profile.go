@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -22,6 +23,16 @@ type (
 		Scopes    yamlScopes    `yaml:"scopes"`
 		PSU       yamlPSU       `yaml:"psu"`
 		Options   yamlOptions   `yaml:"options"`
+		Signing   *yamlSigning  `yaml:"signing,omitempty"`
+	}
+	yamlSigning struct {
+		Required  bool   `yaml:"required"`
+		Algorithm string `yaml:"algorithm"`
+	}
+	yamlSeal struct {
+		Certificate string `yaml:"certificate"`
+		Key         string `yaml:"key"`
+		KeyID       string `yaml:"key_id"`
 	}
 	yamlEndpoints struct {
 		Authorize string `yaml:"authorize"`
@@ -45,10 +56,11 @@ type (
 		Expired         *yamlClient `yaml:"expired,omitempty"`
 	}
 	yamlClient struct {
-		ClientID    string `yaml:"client_id"`
-		Certificate string `yaml:"certificate"`
-		Key         string `yaml:"key"`
-		RedirectURI string `yaml:"redirect_uri"`
+		ClientID    string    `yaml:"client_id"`
+		Certificate string    `yaml:"certificate"`
+		Key         string    `yaml:"key"`
+		RedirectURI string    `yaml:"redirect_uri"`
+		QSealC      *yamlSeal `yaml:"qsealc,omitempty"`
 	}
 	yamlScopes struct {
 		AISP string `yaml:"aisp"`
@@ -57,6 +69,7 @@ type (
 		Driver  string     `yaml:"driver"`
 		Approve []yamlStep `yaml:"approve"`
 		Refuse  []yamlStep `yaml:"refuse"`
+		Abandon []yamlStep `yaml:"abandon,omitempty"`
 	}
 	yamlStep struct {
 		Fill  map[string]string `yaml:"fill,omitempty"`
@@ -70,6 +83,8 @@ type (
 		CodeLifetime    string `yaml:"code_lifetime"`
 		MaxExpiryWait   string `yaml:"max_expiry_wait"`
 		ExpirySkew      string `yaml:"expiry_skew"`
+		BadCertificate  string `yaml:"bad_certificate"`
+		RefreshLifetime string `yaml:"refresh_token_lifetime"`
 	}
 )
 
@@ -80,6 +95,7 @@ const (
 	SelectorLogin    = "button[name=action][value=login]"
 	SelectorAccept   = "button[name=action][value=accept]"
 	SelectorRefuse   = "button[name=action][value=refuse]"
+	SelectorCancel   = "button[name=action][value=cancel]"
 )
 
 // ProfileYAML returns a bank profile that reaches this bank (call it after Start), with
@@ -105,6 +121,19 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			RedirectURI: b.redirectURIOf(id),
 		}
 	}
+	// The TPPs' seals, where the bank requires signed requests. The keyId URLs are
+	// nobody's: the bank knows its TPPs' QSealCs and does not fetch them.
+	sealed := func(c *yamlClient, certFile, keyFile string) *yamlClient {
+		if b.cfg.RequireSignature {
+			c.QSealC = &yamlSeal{Certificate: filepath.Join(pkiDir, certFile), Key: filepath.Join(pkiDir, keyFile),
+				KeyID: "https://" + strings.ToLower(c.ClientID) + ".tpp.example/qsealc.pem"}
+		}
+		return c
+	}
+	badCertificate := "http"
+	if b.cfg.RefuseBadCertificatesInTLS {
+		badCertificate = "tls"
+	}
 	p := yamlProfile{
 		Name: "stetconform reference bank",
 		Endpoints: yamlEndpoints{
@@ -116,9 +145,9 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		TLS:      yamlTLS{CA: filepath.Join(pkiDir, eidas.FileCA), MinVersion: "1.2"},
 		Timeouts: yamlTimeouts{Connect: "5s", Request: "10s", PSUJourney: "30s"},
 		Clients: yamlClients{
-			Primary:         client(eidas.OrgTPPA, eidas.FileTPPACert, eidas.FileTPPAKey),
-			Second:          client(eidas.OrgTPPB, eidas.FileTPPBCert, eidas.FileTPPBKey),
-			WithoutAISPRole: client(eidas.OrgTPPNoRole, eidas.FileTPPNoRoleCert, eidas.FileTPPNoRoleKey),
+			Primary:         sealed(client(eidas.OrgTPPA, eidas.FileTPPACert, eidas.FileTPPAKey), eidas.FileTPPASealCert, eidas.FileTPPASealKey),
+			Second:          sealed(client(eidas.OrgTPPB, eidas.FileTPPBCert, eidas.FileTPPBKey), eidas.FileTPPBSealCert, eidas.FileTPPBSealKey),
+			WithoutAISPRole: sealed(client(eidas.OrgTPPNoRole, eidas.FileTPPNoRoleCert, eidas.FileTPPNoRoleKey), eidas.FileTPPNoRoleSealCert, eidas.FileTPPNoRoleSealKey),
 			Expired:         client(eidas.OrgTPPA, eidas.FileTPPAExpiredCert, eidas.FileTPPAExpiredKey),
 		},
 		Scopes: yamlScopes{AISP: ScopeAISP},
@@ -126,6 +155,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			Driver:  "form",
 			Approve: []yamlStep{login, {Press: SelectorAccept}},
 			Refuse:  []yamlStep{login, {Press: SelectorRefuse}},
+			Abandon: []yamlStep{{Press: SelectorCancel}},
 		},
 		Options: yamlOptions{
 			RefreshRotation: "rotate",
@@ -135,7 +165,13 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			CodeLifetime:    b.cfg.CodeLifetime.String(),
 			MaxExpiryWait:   "30s",
 			ExpirySkew:      "250ms", // expires_in is rounded up (token.go), so a small margin is enough
+			BadCertificate:  badCertificate,
+			RefreshLifetime: b.cfg.RefreshTokenLifetime.String(),
 		},
+	}
+	if b.cfg.RequireSignature {
+		// The test QSealCs have EC keys.
+		p.Signing = &yamlSigning{Required: true, Algorithm: "ecdsa-sha256"}
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

@@ -48,6 +48,12 @@ func (b *Bank) serveAccounts(w http.ResponseWriter, r *http.Request) {
 		b.writeSTETError(w, r, http.StatusMethodNotAllowed, "", "The accounts resource accepts GET only.")
 		return
 	}
+	if b.cfg.RequireSignature && !b.faults.has(FaultSignatureNotChecked) {
+		if why := b.checkSignature(r); why != "" {
+			b.writeSTETError(w, r, http.StatusUnauthorized, "", why)
+			return
+		}
+	}
 	tok, ok := b.bearerToken(r)
 	if !ok && b.faults.has(FaultNoTokenNoChallenge) {
 		b.writeSTETError(w, r, http.StatusUnauthorized, "", "An access token is required (Authorization: Bearer).")

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -106,6 +107,17 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 		// Everything else about the exchange is right; the code is not used up.
 		b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'scope' parameter."), 0)
 		return
+	}
+	if grant == "refresh_token" && !b.faults.has(FaultRefreshLifetimeSliding) {
+		// STET: the refresh token lives 90 days (or 180, RTS art. 10a) from the PSU's
+		// consent; refreshing does not extend it. fosite counts each token's own lifespan.
+		if sess, ok := ar.GetSession().(*fosite.DefaultSession); ok {
+			if at, ok := sess.Extra[consentAtKey].(time.Time); ok && b.now().After(at.Add(b.cfg.RefreshTokenLifetime)) {
+				b.writeTokenError(w, fosite.ErrInvalidGrant.WithHintf("The PSU's consent of %s is older than the refresh token lifetime of %s: the PSU must authenticate again.",
+					at.UTC().Format(time.RFC3339), b.cfg.RefreshTokenLifetime), 0)
+				return
+			}
+		}
 	}
 	if grant == "refresh_token" {
 		// RFC 6749 section 6: a refresh may narrow the grant, never widen it. fosite

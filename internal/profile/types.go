@@ -115,9 +115,10 @@ type Options struct {
 	// ClientMismatch is how a client_id that does not match a valid certificate is refused:
 	// tls | http | either (default either).
 	ClientMismatch string `yaml:"client_mismatch"`
-	// BadCertificate is how a certificate the bank cannot accept at all (none, expired,
-	// untrusted issuer) is refused: tls | http | either (default either). Usually in the
-	// handshake, where client_id mismatches are refused in HTTP: hence two options.
+	// BadCertificate is how a certificate the bank cannot accept (expired, untrusted
+	// issuer) is refused: tls | http | either (default either). Usually in the handshake,
+	// where client_id mismatches are refused in HTTP: hence two options. No certificate
+	// at all may be refused either way (a host shared with /authorize cannot require one).
 	BadCertificate string `yaml:"bad_certificate"`
 	// ClientIDMatch is STET's "direct or indirect matching" of client_id and the QWAC's
 	// Authorization Number: direct (client_id is the organizationIdentifier) or indirect
