@@ -22,6 +22,7 @@ type Profile struct {
 	Scopes    Scopes            `yaml:"scopes"`
 	PSU       PSU               `yaml:"psu"`
 	Options   Options           `yaml:"options"`
+	Waivers   []Waiver          `yaml:"waivers,omitempty"` // see waivers.go
 
 	// Path is the file the profile was loaded from ("" when built in memory).
 	Path string `yaml:"-"`
