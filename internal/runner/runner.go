@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -24,12 +25,17 @@ import (
 	"github.com/stetconform/stetconform/steps"
 )
 
-// Exit codes of a run, as ARCHITECTURE.md states them.
+// Exit codes of a run, as ARCHITECTURE.md states them; report.Decide gives those of a run
+// that went to its end.
 const (
-	ExitCompliant    = 0 // every required check passed
-	ExitNotCompliant = 1 // a required check failed
-	ExitBadInput     = 2 // bad profile, arguments or tag filter
-	ExitCannotRun    = 3 // the run could not start, or its reports could not be written
+	ExitCompliant      = report.ExitCompliant      // every required check in scope passed
+	ExitNotCompliant   = report.ExitNotCompliant   // a required check in scope failed
+	ExitSetupError     = report.ExitSetupError     // bad arguments or profile, or the pre-run checks failed
+	ExitCouldNotFinish = report.ExitCouldNotFinish // interrupted, unwritable output, no terminal for --psu manual
+	ExitIncomplete     = report.ExitIncomplete     // nothing failed, but a required check in scope was not proved
+
+	ExitBadInput  = ExitSetupError     // the former name of ExitSetupError
+	ExitCannotRun = ExitCouldNotFinish // the former name of ExitCouldNotFinish
 )
 
 // Version is the suite's version, stamped into reports (set by the CLI at build time).
@@ -144,6 +150,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		prof.PSU.Driver = opts.PSUDriver
 	}
 	describeBank(rep, prof)
+	// What would make the run end without a verdict is found before the first request:
+	// a whole run against a bank must not be lost to a folder or a terminal.
+	if err := checkOutDir(opts.OutDir); err != nil {
+		return nil, cannotRun(err)
+	}
+	if err := checkTerminal(prof, opts); err != nil {
+		return nil, cannotRun(err)
+	}
 
 	redactor := report.NewRedactor()
 	redactor.Add(prof.Secrets...)
@@ -154,6 +168,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, badInput(err)
 	}
 	rep.Notices = append(rep.Notices, notices...)
+	if err := preRun(ctx, prof, opts.Profile, console); err != nil {
+		return nil, err
+	}
 	concurrency := opts.Concurrency
 	if concurrency <= 0 {
 		concurrency = 8
@@ -191,7 +208,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			DefaultContext: ctx,
 		},
 	}
+	// When the run is interrupted, what ends after that moment was cancelled, not judged.
+	var interruptedAt atomic.Pointer[time.Time]
+	stopWatch := context.AfterFunc(ctx, func() { t := time.Now(); interruptedAt.Store(&t) })
 	status := suite.Run()
+	stopWatch()
 	rep.Finished = time.Now()
 	if f, ok := console.(interface{ Flush() error }); ok {
 		_ = f.Flush()
@@ -200,7 +221,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	rep.Scenarios = env.Results()
 	interrupted := ctx.Err() != nil
 	if interrupted {
-		rep.Notices = append(rep.Notices, "The run was stopped before its end (interrupted or timed out): the verdicts are incomplete.")
+		at := rep.Finished
+		if t := interruptedAt.Load(); t != nil {
+			at = *t
+		}
+		cancelled(rep.Scenarios, at)
+		rep.Interrupted = true
+		rep.Notices = append(rep.Notices, "The run was interrupted before its end: this report is partial. The scenarios cut short are skipped (cancelled), neither passed nor failed; the outcome is COULD NOT FINISH.")
 	}
 	if store != nil {
 		if err := store.Save(); err != nil {
@@ -208,15 +235,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if len(rep.Scenarios) == 0 {
-		if status != 0 {
+		switch {
+		case interrupted:
+			return nil, cannotRun(fmt.Errorf("the run was interrupted before its first scenario: %w", context.Cause(ctx)))
+		case status != 0:
 			return nil, cannotRun(fmt.Errorf("godog could not run the features (status %d)", status))
 		}
 		return nil, badInput(fmt.Errorf("the tag filter %q selects no scenario (tags use godog's syntax: \"@token && ~@expiry\", \"@AUTHZ-01,@AUTHZ-02\")", opts.Tags))
 	}
 	rep.Requirements = report.Aggregate(catalogue, rep.Scenarios)
-	if opts.Tags != "" {
-		notSelected(rep.Requirements)
-	}
+	notSelected(rep.Requirements, opts.Tags != "", interrupted)
+	report.ApplyWaivers(rep.Requirements, prof.WaiverReasons())
 	report.Summarize(rep)
 	redactor.Report(rep)
 
@@ -228,31 +257,62 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, cannotRun(err)
 	}
 	report.WriteConsoleSummary(console, rep, opts.Color)
-	fmt.Fprintf(console, "Reports: %s\n", filepath.Join(opts.OutDir, "report.html"))
+	label := ""
+	if rep.Interrupted {
+		label = " (partial: the run was interrupted)"
+	}
+	fmt.Fprintf(console, "Reports: %s%s\n", filepath.Join(opts.OutDir, "report.html"), label)
 	if f, ok := console.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}
-
-	res := &Result{Report: rep, OutDir: opts.OutDir, ExitCode: ExitNotCompliant}
-	switch {
-	case interrupted:
-		res.ExitCode = ExitCannotRun
-	case rep.Summary.Passed:
-		res.ExitCode = ExitCompliant
-	case rep.Summary.Requirements[report.Failed] == 0:
-		// Nothing failed, and nothing was checked either (all skipped or not applicable):
-		// no verdict, and no green light for a pipeline.
-		fmt.Fprintln(console, "No requirement could be checked in this run: see the reasons of the skipped and not applicable ones.")
-		res.ExitCode = ExitCannotRun
-	}
-	return res, nil
+	return &Result{Report: rep, OutDir: opts.OutDir, ExitCode: rep.Summary.ExitCode}, nil
 }
 
-// notSelected says why a requirement is not tested when a tag filter left it out.
-func notSelected(reqs []report.RequirementResult) {
+// cancelledReason is the reason of a scenario an interruption cut short.
+const cancelledReason = "cancelled: the run was interrupted"
+
+// cancelled makes skipped, "cancelled", every scenario of an interrupted run that did not
+// pass and was cut short by the interruption at time at: it ended after it, or a step
+// failed on the cancelled context. What such a scenario showed proves nothing either way;
+// what it said is kept as a note. Scenarios that ended before, and not applicable ones,
+// keep their verdict.
+func cancelled(scenarios []report.ScenarioResult, at time.Time) {
+	for i := range scenarios {
+		s := &scenarios[i]
+		if s.Verdict == report.Passed || s.Verdict == report.NotApplicable {
+			continue
+		}
+		cut := s.Started.IsZero() || s.Started.Add(s.Duration).After(at)
+		for _, st := range s.Steps {
+			cut = cut || strings.Contains(st.Error, context.Canceled.Error())
+		}
+		if !cut {
+			continue
+		}
+		if s.Reason != "" {
+			s.Notes = append(s.Notes, fmt.Sprintf("when the run was interrupted, this scenario was %s: %s", s.Verdict, s.Reason))
+		}
+		s.Verdict, s.Reason = report.Skipped, cancelledReason
+	}
+}
+
+// notSelected says why a requirement without a scenario in this run is not tested, when
+// the catalogue does not: a tag filter left it out, or an interruption came first.
+func notSelected(reqs []report.RequirementResult, tagged, interrupted bool) {
+	why := ""
+	switch {
+	case tagged && interrupted:
+		why = "not selected by the tag filter, or not started before the run was interrupted"
+	case tagged:
+		why = "not selected by the tag filter"
+	case interrupted:
+		why = "not started: the run was interrupted"
+	default:
+		return
+	}
 	for i := range reqs {
 		if reqs[i].Verdict == report.NotTested && reqs[i].NotCovered == "" {
-			reqs[i].Reason = "not selected by the tag filter"
+			reqs[i].Reason = why
 		}
 	}
 }
