@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -193,9 +194,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
 		State: store, RunID: rep.Started.UTC().Format(time.RFC3339)}
+	ended := newEndings(ctx, index)
 	suite := godog.TestSuite{
-		Name:                "stetconform",
-		ScenarioInitializer: env.Initialize,
+		Name: "stetconform",
+		ScenarioInitializer: func(sc *godog.ScenarioContext) {
+			env.Initialize(sc)
+			ended.watch(sc)
+		},
 		Options: &godog.Options{
 			FS:             features.FS,
 			Paths:          []string{"."},
@@ -208,11 +213,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			DefaultContext: ctx,
 		},
 	}
-	// When the run is interrupted, what ends after that moment was cancelled, not judged.
-	var interruptedAt atomic.Pointer[time.Time]
-	stopWatch := context.AfterFunc(ctx, func() { t := time.Now(); interruptedAt.Store(&t) })
 	status := suite.Run()
-	stopWatch()
 	rep.Finished = time.Now()
 	if f, ok := console.(interface{ Flush() error }); ok {
 		_ = f.Flush()
@@ -221,11 +222,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	rep.Scenarios = env.Results()
 	interrupted := ctx.Err() != nil
 	if interrupted {
-		at := rep.Finished
-		if t := interruptedAt.Load(); t != nil {
-			at = *t
-		}
-		cancelled(rep.Scenarios, at)
+		cancelled(rep.Scenarios, ended.afterStop())
 		rep.Interrupted = true
 		rep.Notices = append(rep.Notices, "The run was interrupted before its end: this report is partial. The scenarios cut short are skipped (cancelled), neither passed nor failed; the outcome is COULD NOT FINISH.")
 	}
@@ -272,17 +269,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 const cancelledReason = "cancelled: the run was interrupted"
 
 // cancelled makes skipped, "cancelled", every scenario of an interrupted run that did not
-// pass and was cut short by the interruption at time at: it ended after it, or a step
-// failed on the cancelled context. What such a scenario showed proves nothing either way;
-// what it said is kept as a note. Scenarios that ended before, and not applicable ones,
-// keep their verdict.
-func cancelled(scenarios []report.ScenarioResult, at time.Time) {
+// pass and was cut short by the interruption: it ended after it (stopped[ID]), it never
+// ended, or a step failed on the cancelled context. What such a scenario showed proves
+// nothing either way; what it said is kept as a note. Scenarios that ended before, and
+// not applicable ones, keep their verdict.
+func cancelled(scenarios []report.ScenarioResult, stopped map[string]bool) {
 	for i := range scenarios {
 		s := &scenarios[i]
 		if s.Verdict == report.Passed || s.Verdict == report.NotApplicable {
 			continue
 		}
-		cut := s.Started.IsZero() || s.Started.Add(s.Duration).After(at)
+		afterStop, ended := stopped[s.ID]
+		cut := afterStop || !ended
 		for _, st := range s.Steps {
 			cut = cut || strings.Contains(st.Error, context.Canceled.Error())
 		}
@@ -294,6 +292,44 @@ func cancelled(scenarios []report.ScenarioResult, at time.Time) {
 		}
 		s.Verdict, s.Reason = report.Skipped, cancelledReason
 	}
+}
+
+// endings records, for each scenario that ends, whether the run was already interrupted
+// then: a scenario that ended after the interruption was cut short by it (its steps may
+// have skipped or failed because of it). Asking the context when the scenario ends, rather
+// than comparing clocks, has no race with the moment of the interruption.
+type endings struct {
+	ctx   context.Context
+	index index
+	mu    sync.Mutex
+	after map[string]bool // scenario ID -> ended after the interruption
+}
+
+func newEndings(ctx context.Context, idx index) *endings {
+	return &endings{ctx: ctx, index: idx, after: map[string]bool{}}
+}
+
+// watch adds the hook that records when sc ends.
+func (e *endings) watch(sc *godog.ScenarioContext) {
+	sc.After(func(ctx context.Context, s *godog.Scenario, _ error) (context.Context, error) {
+		stopped := e.ctx.Err() != nil
+		_, line := e.index.locate(s)
+		e.mu.Lock()
+		e.after[scenarioID(s.Uri, line)] = stopped
+		e.mu.Unlock()
+		return ctx, nil
+	})
+}
+
+func (e *endings) afterStop() map[string]bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.after)
+}
+
+// scenarioID is the ID the steps give a scenario in the report (steps/register.go).
+func scenarioID(uri string, line int) string {
+	return fmt.Sprintf("%s:%d", strings.TrimPrefix(uri, "features/"), line)
 }
 
 // notSelected says why a requirement without a scenario in this run is not tested, when

@@ -7,37 +7,39 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stetconform/stetconform/internal/report"
 )
 
 func TestCancelled(t *testing.T) {
-	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	before, after := at.Add(-time.Minute), at.Add(-time.Second)
 	scenarios := []report.ScenarioResult{
-		{ID: "passed after", Verdict: report.Passed, Started: after, Duration: time.Minute},
-		{ID: "failed before", Verdict: report.Failed, Reason: "200 on a replayed code", Started: before, Duration: time.Second},
-		{ID: "failed after", Verdict: report.Failed, Reason: "Then ...: timeout", Started: after, Duration: time.Minute},
-		{ID: "failed on the context", Verdict: report.Failed, Reason: "x", Started: before, Duration: time.Second,
+		{ID: "passed after", Verdict: report.Passed},
+		{ID: "failed before", Verdict: report.Failed, Reason: "200 on a replayed code"},
+		{ID: "failed after", Verdict: report.Failed, Reason: "Then ...: timeout"},
+		{ID: "failed on the context", Verdict: report.Failed, Reason: "x",
 			Steps: []report.StepResult{{Status: "failed", Error: "POST /token: context canceled"}}},
-		{ID: "inconclusive after", Verdict: report.Inconclusive, Reason: "no answer", Started: after, Duration: time.Minute},
-		{ID: "skipped after", Verdict: report.Skipped, Reason: "waiting for expiry", Started: after, Duration: time.Minute},
-		{ID: "never started", Verdict: report.Skipped, Reason: "the scenario did not run"},
+		{ID: "inconclusive after", Verdict: report.Inconclusive, Reason: "no answer"},
+		{ID: "skipped before", Verdict: report.Skipped, Reason: "add clients.expired to the profile"},
+		{ID: "skipped after", Verdict: report.Skipped, Reason: "the run was stopped while waiting"},
+		{ID: "never ended", Verdict: report.Skipped, Reason: "the scenario did not run"},
 		{ID: "not applicable", Verdict: report.NotApplicable, Reason: "no revoke endpoint"},
 	}
-	cancelled(scenarios, at)
+	stopped := map[string]bool{
+		"passed after": true, "failed before": false, "failed after": true, "failed on the context": false,
+		"inconclusive after": true, "skipped before": false, "skipped after": true, "not applicable": true,
+	}
+	cancelled(scenarios, stopped)
 	want := map[string]report.Verdict{
 		"passed after": report.Passed, "failed before": report.Failed, "failed after": report.Skipped,
-		"failed on the context": report.Skipped, "inconclusive after": report.Skipped, "skipped after": report.Skipped,
-		"never started": report.Skipped, "not applicable": report.NotApplicable,
+		"failed on the context": report.Skipped, "inconclusive after": report.Skipped, "skipped before": report.Skipped,
+		"skipped after": report.Skipped, "never ended": report.Skipped, "not applicable": report.NotApplicable,
 	}
+	cut := map[string]bool{"failed after": true, "failed on the context": true, "inconclusive after": true, "skipped after": true, "never ended": true}
 	for _, s := range scenarios {
 		if s.Verdict != want[s.ID] {
 			t.Errorf("%s: %s, want %s", s.ID, s.Verdict, want[s.ID])
 		}
-		cut := s.Reason == cancelledReason
-		if cut != (want[s.ID] == report.Skipped) {
+		if (s.Reason == cancelledReason) != cut[s.ID] {
 			t.Errorf("%s: reason %q", s.ID, s.Reason)
 		}
 	}
