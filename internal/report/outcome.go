@@ -114,35 +114,46 @@ func Decide(reqs []RequirementResult, scenarios []ScenarioResult, tagged, interr
 			}
 		}
 	}
-	set := "requirements in scope"
-	if tagged {
-		set = "selected requirements"
+	// set names the requirements in scope, n of them: "46 requirements in scope", "the 1
+	// selected requirement".
+	set := func(n int) string {
+		noun := "requirements"
+		if n == 1 {
+			noun = "requirement"
+		}
+		if tagged {
+			return fmt.Sprintf("%d selected %s", n, noun)
+		}
+		return fmt.Sprintf("%d %s in scope", n, noun)
 	}
 	d := Decision{Waived: waived}
 	switch {
 	case interrupted:
 		d.Outcome, d.Partial = CouldNotFinish, true
-		d.Scope = fmt.Sprintf("the run was interrupted before its end; partial results: %d of the %d %s checked and passed, %d failed, before it stopped. Run it again for a verdict",
-			checked, inScope, set, len(failed))
+		d.Scope = fmt.Sprintf("the run was interrupted before its end; partial results: %d of the %s checked and passed, %d failed, before it stopped. Run it again for a verdict",
+			checked, set(inScope), len(failed))
 	case len(failed) > 0:
 		d.Outcome, d.Blocking = NotCompliant, failed
-		d.Scope = fmt.Sprintf("%d of the %d %s failed: %s", len(failed), inScope, set, ids(failed))
+		d.Scope = fmt.Sprintf("%d of the %s failed: %s", len(failed), set(inScope), ids(failed))
 	case checked == 0:
 		d.Outcome, d.Blocking = Incomplete, open
 		if inScope == 0 {
 			d.Scope = "no MUST or declared bank-option requirement was in scope (each selected one is not applicable or not tested): nothing was checked to vouch for"
 		} else {
-			d.Scope = fmt.Sprintf("none of the %d %s could be checked: nothing failed, and nothing was proved", inScope, set)
+			d.Scope = fmt.Sprintf("none of the %s could be checked: nothing failed, and nothing was proved", set(inScope))
 		}
 	case len(open) > 0:
 		d.Outcome, d.Blocking = Incomplete, open
-		d.Scope = fmt.Sprintf("nothing failed, but %d of the %d %s could not be checked (skipped or inconclusive): %s", len(open), inScope, set, ids(open))
+		d.Scope = fmt.Sprintf("nothing failed, but %d of the %s could not be checked (skipped or inconclusive): %s", len(open), set(inScope), ids(open))
 	default:
 		d.Outcome = Compliant
-		if tagged {
-			d.Scope = fmt.Sprintf("for the %d selected requirements", inScope)
-		} else {
-			d.Scope = fmt.Sprintf("all %d requirements in scope checked and passed", inScope)
+		switch {
+		case tagged:
+			d.Scope = "for the " + set(inScope)
+		case inScope == 1:
+			d.Scope = "the 1 requirement in scope checked and passed"
+		default:
+			d.Scope = fmt.Sprintf("all %s checked and passed", set(inScope))
 		}
 		var notes []string
 		if warned > 0 {
