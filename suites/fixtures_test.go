@@ -12,11 +12,12 @@ import (
 
 	"github.com/stetconform/stetconform/internal/aspsp"
 	"github.com/stetconform/stetconform/internal/eidas"
+	"github.com/stetconform/stetconform/internal/report"
 	"github.com/stetconform/stetconform/internal/runner"
 )
 
 var _ = Describe("fixtures/banks/reference.yaml", func() {
-	It("reaches the reference bank as `make bank` serves it, and the run is compliant", func() {
+	It("reaches the reference bank as `make bank` serves it, and the run is INCOMPLETE only for the expiry checks", func() {
 		// The layout of a checkout: fixtures/banks/reference.yaml and .pki/ two levels up.
 		root := GinkgoT().TempDir()
 		Expect(os.MkdirAll(filepath.Join(root, "fixtures", "banks"), 0o755)).To(Succeed())
@@ -39,6 +40,15 @@ var _ = Describe("fixtures/banks/reference.yaml", func() {
 		res, err := runner.Run(context.Background(), runner.Options{Profile: path, OutDir: filepath.Join(root, "reports"),
 			Console: GinkgoWriter, StateFile: "none"})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(res.ExitCode).To(Equal(runner.ExitCompliant))
+		// `make bank` issues one-hour tokens and the fixture declares no code lifetime, so
+		// one run cannot check BEARER-04 and TOKEN-08: that is INCOMPLETE, never COMPLIANT
+		// (issue 7), and everything else passes.
+		Expect(res.ExitCode).To(Equal(runner.ExitIncomplete))
+		var blocking []string
+		for _, b := range res.Report.Summary.Blocking {
+			blocking = append(blocking, b.ID)
+		}
+		Expect(blocking).To(ConsistOf("BEARER-04", "TOKEN-08"))
+		Expect(res.Report.Summary.Requirements[report.Failed]).To(BeZero())
 	})
 })

@@ -32,17 +32,25 @@ var _ = Describe("access tokens that outlive a run", func() {
 				return strings.Replace(yaml, "max_expiry_wait: 30s", "max_expiry_wait: 1s", 1)
 			})
 			stateFile := filepath.Join(dir, "state", "state.json")
+			var last *runner.Result
 			run := func() report.ScenarioResult {
 				res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@BEARER-04",
 					OutDir: filepath.Join(dir, "reports"), Console: GinkgoWriter, StateFile: stateFile})
 				Expect(err).NotTo(HaveOccurred())
 				Expect(res.Report.Scenarios).To(HaveLen(1))
+				last = res
 				return res.Report.Scenarios[0]
 			}
 
 			first := run()
 			Expect(first.Verdict).To(Equal(report.Skipped))
 			Expect(first.Reason).To(ContainSubstring("kept in " + stateFile))
+			// A run whose expiry check waits for the next run proves nothing about it yet:
+			// INCOMPLETE, saying what would complete it, never COMPLIANT.
+			Expect(last.ExitCode).To(Equal(runner.ExitIncomplete))
+			Expect(last.Report.Summary.Blocking).To(HaveLen(1))
+			Expect(last.Report.Summary.Blocking[0].ID).To(Equal("BEARER-04"))
+			Expect(last.Report.Summary.Blocking[0].Reason).To(ContainSubstring("kept in " + stateFile))
 			info, err := os.Stat(stateFile)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)))
@@ -55,6 +63,7 @@ var _ = Describe("access tokens that outlive a run", func() {
 			time.Sleep(4*time.Second + 500*time.Millisecond)
 			third := run()
 			Expect(third.Verdict).To(Equal(c.verdict), third.Reason)
+			Expect(last.ExitCode).To(Equal(map[report.Verdict]int{report.Passed: runner.ExitCompliant, report.Failed: runner.ExitNotCompliant}[c.verdict]))
 			Expect(third.Notes).To(ContainElement(ContainSubstring("issued by run")))
 		})
 	}

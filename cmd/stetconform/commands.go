@@ -47,8 +47,15 @@ the TPP's eIDAS QWAC, the Bearer token on the accounts resource, 401 invalid_tok
 expired token, and the refresh token. It writes report.json, junit.xml, cucumber.json
 and report.html.
 
-Exit codes: 0 compliant, 1 a required check failed, 2 bad profile or arguments,
-3 the run could not start or its reports could not be written.`,
+Exit codes of run:
+  0 COMPLIANT         every MUST and declared bank-option requirement in scope passed
+  1 NOT COMPLIANT     one of them failed
+  2 SETUP ERROR       bad arguments or profile, or the pre-run checks (those of
+                      'profile check') found the profile unusable; the bank is not blamed
+  3 COULD NOT FINISH  interrupted, the output folder is not writable, or --psu manual
+                      without a terminal; partial reports are labelled so
+  4 INCOMPLETE        nothing failed, but a required check in scope was skipped or
+                      inconclusive; the report says what would complete it`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,

@@ -41,9 +41,11 @@ the profile's own errors; each client's certificate against its client_id and it
 (organizationIdentifier, PSD2 roles, validity, clientAuth usage); then, unless --offline,
 for each host of the endpoints: DNS, TCP, the server's certificate chain against tls.ca,
 the TLS version, whether the bank asks for a client certificate and which CAs it accepts,
-and a handshake with each client's certificate. Run it first when mutual TLS fails.
+a handshake with each client's certificate, and the PSU's first page (the primary TPP's
+authorization request, opened as a browser). Run it first when mutual TLS fails.
 
-Exit codes: 0 no FAIL, 2 the profile cannot be used (a FAIL, or the file does not load).`,
+Exit codes: 0 no FAIL, 2 the profile cannot be used (a FAIL, or the file does not load).
+'run' makes the same checks before its first scenario, and stops with exit 2 on a FAIL.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -95,5 +97,7 @@ func checkProfile(ctx context.Context, cmd *cobra.Command, file string, offline 
 		return summary(" (--offline: the network was not probed)")
 	}
 	preflight.Probe(ctx, p, emit)
+	// The PSU's first page, as `run` checks it before its first scenario.
+	emit(preflight.FirstPage(ctx, p))
 	return summary("")
 }

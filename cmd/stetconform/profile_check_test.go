@@ -103,6 +103,7 @@ func TestProfileCheck(t *testing.T) {
 				"OK   clients.primary: client_id PSDFR-ACPR-12345",
 				"asks for a client certificate",
 				"clients.primary (PSDFR-ACPR-12345): the handshake with its certificate succeeded",
+				"OK   endpoints.authorize: the PSU's browser reaches the bank's first page",
 			},
 			notWant:  []string{"\nFAIL", "PRIVATE KEY"},
 			lastLine: " 0 WARN, 0 FAIL",

@@ -7,7 +7,9 @@
 package preflight
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/report"
@@ -85,4 +87,31 @@ func redactor(p *profile.Profile) func(Finding) Finding {
 		f.Where, f.What, f.At = r.String(f.Where), r.String(f.What), r.String(f.At)
 		return f
 	}
+}
+
+// BeforeRun is what a run checks before its first scenario, at time now: Static, then,
+// when Static finds no Fail, Probe and FirstPage. A Fail among the findings means the
+// profile cannot be used as it is: the run is a SETUP ERROR and nothing is blamed on the
+// bank, exactly as `stetconform profile check` exits 2 on the same findings.
+func BeforeRun(ctx context.Context, p *profile.Profile, now time.Time) []Finding {
+	out := Static(p, now)
+	if _, _, fail := Count(out); fail > 0 {
+		return out
+	}
+	out = append(out, Probe(ctx, p, nil)...)
+	if _, _, fail := Count(out); fail > 0 {
+		return out // the first page is on a host that did not answer, or no journey matters
+	}
+	return append(out, FirstPage(ctx, p))
+}
+
+// Failures returns the findings at level Fail.
+func Failures(fs []Finding) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Level == Fail {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -161,12 +162,28 @@ func (pr *prober) host(ctx context.Context, t *target) {
 	}
 	pr.add(OK, t.addr, "asks for a client certificate%s; without one, %s", acceptableCAs(base.request), base.outcome(t))
 
+	// One handshake per client, at once: against a bank that never answers, each waits
+	// timeouts.request, and a run does these checks before its first scenario. The
+	// findings keep the clients' order.
+	var subs []*prober
+	var wg sync.WaitGroup
 	for _, name := range clientNames {
 		c := pr.p.ClientByName(name)
 		if c == nil || len(c.TLSCert.Certificate) == 0 {
 			continue
 		}
-		pr.client(ctx, t, c, base.request)
+		sub := &prober{p: pr.p, now: pr.now, redact: pr.redact}
+		subs = append(subs, sub)
+		wg.Go(func() { sub.client(ctx, t, c, base.request) })
+	}
+	wg.Wait()
+	for _, sub := range subs {
+		for _, f := range sub.out {
+			pr.out = append(pr.out, f)
+			if pr.each != nil {
+				pr.each(f)
+			}
+		}
 	}
 }
 

@@ -233,3 +233,4 @@ func daysLeft(now, t time.Time) string {
 	}
 	return fmt.Sprintf("%d days", d)
 }
+

@@ -38,6 +38,7 @@ func Parse(data []byte, name, baseDir string) (*Profile, error) {
 		return nil, c.result()
 	}
 	c.validate(p)
+	c.checkWaivers(p)
 	c.loadFiles(p, baseDir)
 	p.Secrets = c.collectSecrets(p)
 	if len(c.errs) > 0 {
@@ -58,6 +59,7 @@ func Decode(data []byte, name string) (*Profile, error) {
 		return nil, c.result()
 	}
 	c.validate(p)
+	c.checkWaivers(p)
 	p.Secrets = c.collectSecrets(p)
 	if len(c.errs) > 0 {
 		return nil, c.result()

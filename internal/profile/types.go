@@ -23,6 +23,7 @@ type Profile struct {
 	PSU       PSU               `yaml:"psu"`
 	Options   Options           `yaml:"options"`
 	Signing   *Signing          `yaml:"signing,omitempty"`
+	Waivers   []Waiver          `yaml:"waivers,omitempty"` // see waivers.go
 
 	// Path is the file the profile was loaded from ("" when built in memory).
 	Path string `yaml:"-"`

@@ -16,9 +16,10 @@ const (
 )
 
 // WriteConsoleSummary writes a short summary for a terminal: the notices, one line per
-// failed, warning or skipped requirement with its reason, the totals, and COMPLIANT or NOT
-// COMPLIANT. Bank-supplied text is cut to one line and stripped of control characters, so
-// a bank's error message cannot move the cursor or recolour the terminal.
+// failed, warning, inconclusive or skipped requirement with its reason, the totals, and
+// the outcome with its scope; for INCOMPLETE, what would complete each blocking
+// requirement. Bank-supplied text is cut to one line and stripped of control characters,
+// so a bank's error message cannot move the cursor or recolour the terminal.
 func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 	if rep == nil {
 		return
@@ -36,34 +37,57 @@ func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 		var label, code string
 		switch r.Verdict {
 		case Failed:
-			label, code = "FAILED ", ansiRed
+			label, code = "FAILED", ansiRed
 		case Warning:
 			label, code = "WARNING", ansiAmber
+		case Inconclusive:
+			label, code = "INCONCLUSIVE", ansiAmber
 		case Skipped:
 			label, code = "SKIPPED", ansiGrey
 		default:
 			continue
 		}
-		fmt.Fprintf(w, "%s %-12s %s\n", paint(code, label), r.ID, consoleText(r.Reason, 240))
+		line := consoleText(r.Reason, 240)
+		if r.Waived != "" {
+			line += " [waived by the profile: " + consoleText(r.Waived, 120) + "]"
+		}
+		fmt.Fprintf(w, "%s %-12s %s\n", paint(code, fmt.Sprintf("%-12s", label)), r.ID, line)
 	}
 	sum := summaryOf(rep)
 	fmt.Fprintf(w, "requirements: %s\n", countLine(sum.Requirements))
 	fmt.Fprintf(w, "scenarios:    %s; %d HTTP exchanges\n", countLine(sum.Scenarios), sum.Exchanges)
-	if sum.Passed {
-		fmt.Fprintln(w, paint(ansiBold+ansiGreen, "COMPLIANT"), "-", Scope(sum))
-	} else {
-		fmt.Fprintln(w, paint(ansiBold+ansiRed, "NOT COMPLIANT"), "-", Scope(sum))
+	fmt.Fprintf(w, "coverage:     %s\n", Coverage(sum))
+	code := ansiAmber
+	switch sum.Outcome {
+	case Compliant:
+		code = ansiGreen
+	case NotCompliant:
+		code = ansiRed
+	}
+	fmt.Fprintln(w, paint(ansiBold+code, string(sum.Outcome))+strings.TrimPrefix(sum.Headline, string(sum.Outcome)))
+	if sum.Outcome == Incomplete && len(sum.Blocking) > 0 {
+		fmt.Fprintln(w, "What would complete the run:")
+		for _, b := range sum.Blocking {
+			fmt.Fprintf(w, "  %-12s %s: %s\n", b.ID, verdictWords(b.Verdict), consoleText(b.Reason, 240))
+		}
+	}
+	for _, b := range sum.Waived {
+		fmt.Fprintf(w, "  %-12s not checked, waived by the bank profile: %s\n", b.ID, consoleText(b.Reason, 200))
+	}
+	if sum.Hint != "" {
+		fmt.Fprintf(w, "%s %s\n", paint(ansiAmber, "HINT"), sum.Hint)
 	}
 }
 
-// Scope says what a verdict covers: a COMPLIANT run vouches only for the requirements it
-// checked, and a reader must see how many those were.
-func Scope(sum Summary) string {
-	total, open := 0, sum.Requirements[NotTested]+sum.Requirements[Skipped]+sum.Requirements[NotApplicable]
+// Coverage says how much of the catalogue a run checked: a verdict vouches only for the
+// requirements that were checked, and a reader must see how many those were.
+func Coverage(sum Summary) string {
+	total := 0
 	for _, n := range sum.Requirements {
 		total += n
 	}
-	return fmt.Sprintf("%d of the %d requirements of the catalogue checked; %d not checked in this run (not tested, skipped or not applicable, each with its reason)",
+	open := sum.Requirements[NotTested] + sum.Requirements[Skipped] + sum.Requirements[Inconclusive] + sum.Requirements[NotApplicable]
+	return fmt.Sprintf("%d of the %d requirements of the catalogue checked; %d not checked in this run (not tested, skipped, inconclusive or not applicable, each with its reason)",
 		total-open, total, open)
 }
 

@@ -57,7 +57,9 @@ type htmlView struct {
 	Finished     string
 	Duration     string
 	Summary      Summary
-	Scope        string // what the verdict covers: how many requirements were checked
+	Coverage     string            // how many requirements of the catalogue were checked
+	BannerClass  string            // ok (COMPLIANT), ko (NOT COMPLIANT), open (the others)
+	ReqAnchor    map[string]string // requirement ID -> its row's anchor
 	ReqCounts    []htmlCount
 	ScenCounts   []htmlCount
 	Endpoints    []htmlPair
@@ -150,7 +152,15 @@ func newHTMLView(rep *Report) htmlView {
 		v.ReqCounts = append(v.ReqCounts, htmlCount{verdict, v.Summary.Requirements[verdict]})
 		v.ScenCounts = append(v.ScenCounts, htmlCount{verdict, v.Summary.Scenarios[verdict]})
 	}
-	v.Scope = Scope(v.Summary)
+	v.Coverage = Coverage(v.Summary)
+	switch v.Summary.Outcome {
+	case Compliant:
+		v.BannerClass = "ok"
+	case NotCompliant:
+		v.BannerClass = "ko"
+	default:
+		v.BannerClass = "open"
+	}
 	v.Endpoints = sortedPairs(rep.Bank.Endpoints)
 	v.Options = sortedPairs(rep.Bank.Options)
 
@@ -159,6 +169,7 @@ func newHTMLView(rep *Report) htmlView {
 		scenAnchor[sc.ID] = "s" + strconv.Itoa(i+1)
 	}
 	reqAnchor := map[string]string{}
+	v.ReqAnchor = reqAnchor
 	for i, r := range rep.Requirements {
 		a := "r" + strconv.Itoa(i+1)
 		reqAnchor[r.ID] = a

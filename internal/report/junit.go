@@ -19,14 +19,17 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr,omitempty"`
-	Cases     []junitCase `xml:"testcase"`
-	duration  time.Duration
+	Name      string `xml:"name,attr"`
+	Tests     int    `xml:"tests,attr"`
+	Failures  int    `xml:"failures,attr"`
+	Skipped   int    `xml:"skipped,attr"`
+	Time      string `xml:"time,attr"`
+	Timestamp string `xml:"timestamp,attr,omitempty"`
+	// Properties carry the run's outcome on the requirements suite, so that a CI reading
+	// junit.xml sees the same outcome as the console and report.json.
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Cases      []junitCase      `xml:"testcase"`
+	duration   time.Duration
 }
 
 type junitCase struct {
@@ -44,14 +47,24 @@ type junitFailure struct {
 	Text    string `xml:",chardata"`
 }
 
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
 type junitSkipped struct {
 	Message string `xml:"message,attr"`
 }
 
 // WriteJUnit writes rep as JUnit XML: one testsuite per feature with a testcase per
 // scenario, then a testsuite "requirements" with a testcase per requirement, so that a CI
-// shows both views. Warnings pass, with the remark in system-out; skipped, not applicable
-// and not tested cases are skipped, with their reason.
+// shows both views. Warnings pass, with the remark in system-out; inconclusive, skipped,
+// not applicable and not tested cases are skipped, with their reason: never a failure,
+// never a pass. The requirements suite's properties give the run's outcome.
 func WriteJUnit(w io.Writer, rep *Report) error {
 	if rep == nil {
 		return errNilReport
@@ -77,6 +90,13 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		total += sc.Duration
 	}
 	reqs := junitSuite{Name: "requirements", Time: seconds(0)}
+	sum := summaryOf(rep)
+	reqs.Properties = &junitProperties{Property: []junitProperty{
+		{"outcome", string(sum.Outcome)},
+		{"exit_code", fmt.Sprint(sum.ExitCode)},
+		{"headline", sum.Headline},
+		{"partial", fmt.Sprint(sum.Partial)},
+	}}
 	for _, r := range rep.Requirements {
 		reqs.Cases = append(reqs.Cases, requirementCase(r))
 	}
@@ -137,6 +157,8 @@ func scenarioCase(sc *ScenarioResult) junitCase {
 		c.Failure = &junitFailure{Message: sc.Reason, Type: "failed", Text: failureText(sc)}
 	case NotApplicable:
 		c.Skipped = &junitSkipped{Message: "not applicable: " + sc.Reason}
+	case Inconclusive:
+		c.Skipped = &junitSkipped{Message: "inconclusive: " + sc.Reason}
 	default:
 		c.Skipped = &junitSkipped{Message: sc.Reason}
 	}
@@ -236,9 +258,16 @@ func requirementCase(r RequirementResult) junitCase {
 		if len(r.Scenarios) > 0 {
 			text += "scenarios: " + strings.Join(r.Scenarios, ", ") + "\n"
 		}
+		if r.Waived != "" { // a waiver covers what could not be checked, never a failure
+			text += "waived by the bank profile, but it failed: " + r.Waived + "\n"
+		}
 		c.Failure = &junitFailure{Message: r.Reason, Type: "failed", Text: text}
 	default:
-		c.Skipped = &junitSkipped{Message: strings.ReplaceAll(string(r.Verdict), "_", " ") + ": " + r.Reason}
+		msg := verdictWords(r.Verdict) + ": " + r.Reason
+		if r.Waived != "" {
+			msg += " (waived by the bank profile: " + r.Waived + ")"
+		}
+		c.Skipped = &junitSkipped{Message: msg}
 	}
 	return c
 }

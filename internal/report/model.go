@@ -39,11 +39,14 @@ type Requirement struct {
 
 // Report is everything one run found.
 type Report struct {
-	Tool         Tool                `json:"tool"`
-	Bank         Bank                `json:"bank"`
-	Started      time.Time           `json:"started"`
-	Finished     time.Time           `json:"finished"`
-	TagFilter    string              `json:"tag_filter,omitempty"`
+	Tool      Tool      `json:"tool"`
+	Bank      Bank      `json:"bank"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
+	TagFilter string    `json:"tag_filter,omitempty"`
+	// Interrupted: the run was stopped before its end (Ctrl-C, SIGTERM): its results are
+	// partial and its outcome is COULD NOT FINISH, whatever they say.
+	Interrupted  bool                `json:"interrupted,omitempty"`
 	Notices      []string            `json:"notices,omitempty"` // e.g. "server certificate verification disabled"
 	Summary      Summary             `json:"summary"`
 	Requirements []RequirementResult `json:"requirements"`
@@ -66,13 +69,14 @@ type Bank struct {
 	Options   map[string]string `json:"options,omitempty"` // the bank's declared options
 }
 
-// Summary counts requirements and scenarios by verdict. Passed is true when no required
-// check failed: the run's exit code is 0 exactly then.
+// Summary counts requirements and scenarios by verdict, and carries the run's outcome
+// (see Decide). Passed is true exactly when the outcome is COMPLIANT.
 type Summary struct {
 	Passed       bool            `json:"passed"`
 	Requirements map[Verdict]int `json:"requirements"`
 	Scenarios    map[Verdict]int `json:"scenarios"`
 	Exchanges    int             `json:"exchanges"`
+	Decision
 }
 
 // RequirementResult is the verdict on one requirement, from the scenarios tagged with it.
@@ -81,6 +85,9 @@ type RequirementResult struct {
 	Verdict   Verdict  `json:"verdict"`
 	Reason    string   `json:"reason,omitempty"`
 	Scenarios []string `json:"scenarios,omitempty"` // IDs of the scenarios that check it
+	// Waived is the reason of the bank profile's waiver for this requirement, if it has
+	// one: left unchecked (skipped, inconclusive), it does not keep the run from COMPLIANT.
+	Waived string `json:"waived,omitempty"`
 }
 
 // ScenarioResult is one scenario of one feature, as it ran.

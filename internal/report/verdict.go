@@ -6,16 +6,19 @@ import (
 )
 
 // AllVerdicts lists the verdicts in the order reports show them.
-var AllVerdicts = []Verdict{Passed, Failed, Warning, Skipped, NotApplicable, NotTested}
+var AllVerdicts = []Verdict{Passed, Failed, Warning, Inconclusive, Skipped, NotApplicable, NotTested}
 
 // Aggregate gives each requirement of the catalogue, in catalogue order, its verdict from
-// the scenarios tagged with its ID (the runner fills the scenario verdicts):
+// the scenarios tagged with its ID (the steps fill the scenario verdicts). The first rule
+// that applies wins:
 //
 //   - a scenario failed: Failed for MUST and BANK-OPTION, Warning for SHOULD;
-//   - else a scenario has a warning: Warning;
-//   - else a scenario passed: Passed, the reason naming the scenarios that were skipped;
+//   - a scenario is inconclusive: Inconclusive;
+//   - a scenario was skipped (or left without a verdict): Skipped. A requirement is never
+//     passed while one of its scenarios did not prove anything;
+//   - a scenario has a warning: Warning;
+//   - a scenario passed: Passed, the reason naming any not applicable ones;
 //   - else all are not applicable: NotApplicable;
-//   - else (skipped, or skipped and not applicable): Skipped. A skip is never a pass;
 //   - no scenario: NotTested, with the catalogue's not_covered reason, or else "no
 //     scenario selected by the tag filter".
 func Aggregate(catalogue []Requirement, scenarios []ScenarioResult) []RequirementResult {
@@ -48,7 +51,7 @@ func requirementVerdict(req Requirement, tagged []*ScenarioResult) (Verdict, str
 	for _, s := range tagged {
 		v := s.Verdict
 		switch v {
-		case Passed, Failed, Warning, NotApplicable:
+		case Passed, Failed, Warning, Inconclusive, NotApplicable:
 		default: // skipped, not tested, or a verdict the runner left empty: not checked
 			v = Skipped
 		}
@@ -61,6 +64,15 @@ func requirementVerdict(req Requirement, tagged []*ScenarioResult) (Verdict, str
 		}
 		return Failed, reason
 	}
+	// What would complete the requirement: every scenario that did not prove anything,
+	// inconclusive ones first.
+	if open := append(slices.Clone(byVerdict[Inconclusive]), byVerdict[Skipped]...); len(open) > 0 {
+		v := Skipped
+		if len(byVerdict[Inconclusive]) > 0 {
+			v = Inconclusive
+		}
+		return v, reasons(append(open, byVerdict[NotApplicable]...))
+	}
 	if w := byVerdict[Warning]; len(w) > 0 {
 		why := w[0].Reason
 		if why == "" {
@@ -69,15 +81,12 @@ func requirementVerdict(req Requirement, tagged []*ScenarioResult) (Verdict, str
 		return Warning, labelled(w[0], why)
 	}
 	if len(byVerdict[Passed]) > 0 {
-		if s := byVerdict[Skipped]; len(s) > 0 {
-			return Passed, "skipped: " + reasons(s)
+		if na := byVerdict[NotApplicable]; len(na) > 0 {
+			return Passed, "not applicable: " + reasons(na)
 		}
 		return Passed, ""
 	}
-	if len(byVerdict[Skipped]) == 0 {
-		return NotApplicable, distinctReasons(byVerdict[NotApplicable])
-	}
-	return Skipped, reasons(append(byVerdict[Skipped], byVerdict[NotApplicable]...))
+	return NotApplicable, distinctReasons(byVerdict[NotApplicable])
 }
 
 // labelled prefixes a scenario's reason with its name.
@@ -109,9 +118,9 @@ func distinctReasons(ss []*ScenarioResult) string {
 	return strings.Join(parts, "; ")
 }
 
-// Summarize fills rep.Summary from rep.Requirements and rep.Scenarios. Every verdict has an
-// entry in both maps, zero included. Summary.Passed is true when no requirement failed and
-// at least one passed (or passed with a warning): a run that checked nothing is not a pass.
+// Summarize fills rep.Summary from rep.Requirements and rep.Scenarios: the counts (every
+// verdict has an entry in both maps, zero included) and the run's outcome, by Decide.
+// Summary.Passed is true exactly when the outcome is COMPLIANT.
 func Summarize(rep *Report) {
 	s := Summary{
 		Requirements: map[Verdict]int{},
@@ -128,6 +137,7 @@ func Summarize(rep *Report) {
 		s.Scenarios[sc.Verdict]++
 		s.Exchanges += len(sc.Exchanges)
 	}
-	s.Passed = s.Requirements[Failed] == 0 && s.Requirements[Passed]+s.Requirements[Warning] > 0
+	s.Decision = Decide(rep.Requirements, rep.Scenarios, rep.TagFilter != "", rep.Interrupted)
+	s.Passed = s.Outcome == Compliant
 	rep.Summary = s
 }

@@ -32,8 +32,20 @@ func TestAggregate(t *testing.T) {
 			Warning, "scenario b: slow", []string{"a", "b"}},
 		{"warning from warnings list", must, []ScenarioResult{{ID: "w", Name: "w", Verdict: Warning, Warnings: []string{"w1", "w2"}, Requirements: []string{"R-1"}}},
 			Warning, "w: w1; w2", []string{"w"}},
-		{"pass with a skip names the skip", must, []ScenarioResult{sc("a", Passed, "", "R-1"), sc("b", Skipped, "token lifetime 3600 s exceeds max_wait 120 s", "R-1")},
-			Passed, "skipped: scenario b: token lifetime 3600 s exceeds max_wait 120 s", []string{"a", "b"}},
+		{"a skip beside a pass is skipped, never passed", must, []ScenarioResult{sc("a", Passed, "", "R-1"), sc("b", Skipped, "token lifetime 3600 s exceeds max_wait 120 s", "R-1")},
+			Skipped, "scenario b: token lifetime 3600 s exceeds max_wait 120 s", []string{"a", "b"}},
+		{"an inconclusive beside a pass is inconclusive", must, []ScenarioResult{sc("a", Passed, "", "R-1"), sc("b", Inconclusive, "429 at /token", "R-1")},
+			Inconclusive, "scenario b: 429 at /token", []string{"a", "b"}},
+		{"inconclusive beats skipped and warning, both named", must, []ScenarioResult{sc("a", Warning, "slow", "R-1"), sc("b", Skipped, "no clients.expired", "R-1"), sc("c", Inconclusive, "journey stopped", "R-1")},
+			Inconclusive, "scenario c: journey stopped; scenario b: no clients.expired", []string{"a", "b", "c"}},
+		{"skipped beats warning", must, []ScenarioResult{sc("a", Warning, "slow", "R-1"), sc("b", Skipped, "no clients.expired", "R-1")},
+			Skipped, "scenario b: no clients.expired", []string{"a", "b"}},
+		{"failed beats inconclusive", must, []ScenarioResult{sc("a", Inconclusive, "429", "R-1"), sc("b", Failed, "200 on a replayed code", "R-1")},
+			Failed, "scenario b: 200 on a replayed code", []string{"a", "b"}},
+		{"inconclusive SHOULD stays inconclusive", should, []ScenarioResult{sc("a", Inconclusive, "503", "R-1")},
+			Inconclusive, "scenario a: 503", []string{"a"}},
+		{"not applicable beside a pass is noted", option, []ScenarioResult{sc("a", Passed, "", "R-1"), sc("b", NotApplicable, "no revoke endpoint", "R-1")},
+			Passed, "not applicable: scenario b: no revoke endpoint", []string{"a", "b"}},
 		{"all skipped is skipped, never passed", must, []ScenarioResult{sc("a", Skipped, "no chromium", "R-1"), sc("b", Skipped, "no second TPP", "R-1")},
 			Skipped, "scenario a: no chromium; scenario b: no second TPP", []string{"a", "b"}},
 		{"skipped and not applicable is skipped", must, []ScenarioResult{sc("a", NotApplicable, "no PKCE", "R-1"), sc("b", Skipped, "no chromium", "R-1")},
@@ -84,7 +96,9 @@ func TestSummarize(t *testing.T) {
 		passed bool
 	}{
 		{"all passed", []Verdict{Passed, Passed, NotTested}, true},
-		{"warnings pass", []Verdict{Warning, Skipped}, true},
+		{"warnings pass", []Verdict{Warning, NotApplicable}, true},
+		{"a skip is no pass", []Verdict{Warning, Skipped}, false},
+		{"an inconclusive is no pass", []Verdict{Passed, Inconclusive}, false},
 		{"a failure fails", []Verdict{Passed, Failed}, false},
 		{"nothing checked is no pass", []Verdict{Skipped, NotApplicable, NotTested}, false},
 		{"empty", nil, false},
@@ -96,7 +110,7 @@ func TestSummarize(t *testing.T) {
 				{Verdict: Skipped, Exchanges: make([]Exchange, 2)},
 			}}
 			for _, v := range tt.reqs {
-				rep.Requirements = append(rep.Requirements, RequirementResult{Verdict: v})
+				rep.Requirements = append(rep.Requirements, RequirementResult{Requirement: Requirement{Level: LevelMust}, Verdict: v})
 			}
 			Summarize(rep)
 			s := rep.Summary

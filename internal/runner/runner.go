@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -24,12 +26,17 @@ import (
 	"github.com/stetconform/stetconform/steps"
 )
 
-// Exit codes of a run, as ARCHITECTURE.md states them.
+// Exit codes of a run, as ARCHITECTURE.md states them; report.Decide gives those of a run
+// that went to its end.
 const (
-	ExitCompliant    = 0 // every required check passed
-	ExitNotCompliant = 1 // a required check failed
-	ExitBadInput     = 2 // bad profile, arguments or tag filter
-	ExitCannotRun    = 3 // the run could not start, or its reports could not be written
+	ExitCompliant      = report.ExitCompliant      // every required check in scope passed
+	ExitNotCompliant   = report.ExitNotCompliant   // a required check in scope failed
+	ExitSetupError     = report.ExitSetupError     // bad arguments or profile, or the pre-run checks failed
+	ExitCouldNotFinish = report.ExitCouldNotFinish // interrupted, unwritable output, no terminal for --psu manual
+	ExitIncomplete     = report.ExitIncomplete     // nothing failed, but a required check in scope was not proved
+
+	ExitBadInput  = ExitSetupError     // the former name of ExitSetupError
+	ExitCannotRun = ExitCouldNotFinish // the former name of ExitCouldNotFinish
 )
 
 // Version is the suite's version, stamped into reports (set by the CLI at build time).
@@ -144,6 +151,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		prof.PSU.Driver = opts.PSUDriver
 	}
 	describeBank(rep, prof)
+	// What would make the run end without a verdict is found before the first request:
+	// a whole run against a bank must not be lost to a folder or a terminal.
+	if err := checkOutDir(opts.OutDir); err != nil {
+		return nil, cannotRun(err)
+	}
+	if err := checkTerminal(prof, opts); err != nil {
+		return nil, cannotRun(err)
+	}
 
 	redactor := report.NewRedactor()
 	redactor.Add(prof.Secrets...)
@@ -154,6 +169,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, badInput(err)
 	}
 	rep.Notices = append(rep.Notices, notices...)
+	if err := preRun(ctx, prof, opts.Profile, console); err != nil {
+		return nil, err
+	}
 	concurrency := opts.Concurrency
 	if concurrency <= 0 {
 		concurrency = 8
@@ -176,9 +194,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
 		State: store, RunID: rep.Started.UTC().Format(time.RFC3339)}
+	ended := newEndings(ctx, index)
 	suite := godog.TestSuite{
-		Name:                "stetconform",
-		ScenarioInitializer: env.Initialize,
+		Name: "stetconform",
+		ScenarioInitializer: func(sc *godog.ScenarioContext) {
+			env.Initialize(sc)
+			ended.watch(sc)
+		},
 		Options: &godog.Options{
 			FS:             features.FS,
 			Paths:          []string{"."},
@@ -200,7 +222,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	rep.Scenarios = env.Results()
 	interrupted := ctx.Err() != nil
 	if interrupted {
-		rep.Notices = append(rep.Notices, "The run was stopped before its end (interrupted or timed out): the verdicts are incomplete.")
+		cancelled(rep.Scenarios, ended.afterStop())
+		rep.Interrupted = true
+		rep.Notices = append(rep.Notices, "The run was interrupted before its end: this report is partial. The scenarios cut short are skipped (cancelled), neither passed nor failed; the outcome is COULD NOT FINISH.")
 	}
 	if store != nil {
 		if err := store.Save(); err != nil {
@@ -208,15 +232,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if len(rep.Scenarios) == 0 {
-		if status != 0 {
+		switch {
+		case interrupted:
+			return nil, cannotRun(fmt.Errorf("the run was interrupted before its first scenario: %w", context.Cause(ctx)))
+		case status != 0:
 			return nil, cannotRun(fmt.Errorf("godog could not run the features (status %d)", status))
 		}
 		return nil, badInput(fmt.Errorf("the tag filter %q selects no scenario (tags use godog's syntax: \"@token && ~@expiry\", \"@AUTHZ-01,@AUTHZ-02\")", opts.Tags))
 	}
 	rep.Requirements = report.Aggregate(catalogue, rep.Scenarios)
-	if opts.Tags != "" {
-		notSelected(rep.Requirements)
-	}
+	notSelected(rep.Requirements, opts.Tags != "", interrupted)
+	report.ApplyWaivers(rep.Requirements, prof.WaiverReasons())
 	report.Summarize(rep)
 	redactor.Report(rep)
 
@@ -228,31 +254,101 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, cannotRun(err)
 	}
 	report.WriteConsoleSummary(console, rep, opts.Color)
-	fmt.Fprintf(console, "Reports: %s\n", filepath.Join(opts.OutDir, "report.html"))
+	label := ""
+	if rep.Interrupted {
+		label = " (partial: the run was interrupted)"
+	}
+	fmt.Fprintf(console, "Reports: %s%s\n", filepath.Join(opts.OutDir, "report.html"), label)
 	if f, ok := console.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}
-
-	res := &Result{Report: rep, OutDir: opts.OutDir, ExitCode: ExitNotCompliant}
-	switch {
-	case interrupted:
-		res.ExitCode = ExitCannotRun
-	case rep.Summary.Passed:
-		res.ExitCode = ExitCompliant
-	case rep.Summary.Requirements[report.Failed] == 0:
-		// Nothing failed, and nothing was checked either (all skipped or not applicable):
-		// no verdict, and no green light for a pipeline.
-		fmt.Fprintln(console, "No requirement could be checked in this run: see the reasons of the skipped and not applicable ones.")
-		res.ExitCode = ExitCannotRun
-	}
-	return res, nil
+	return &Result{Report: rep, OutDir: opts.OutDir, ExitCode: rep.Summary.ExitCode}, nil
 }
 
-// notSelected says why a requirement is not tested when a tag filter left it out.
-func notSelected(reqs []report.RequirementResult) {
+// cancelledReason is the reason of a scenario an interruption cut short.
+const cancelledReason = "cancelled: the run was interrupted"
+
+// cancelled makes skipped, "cancelled", every scenario of an interrupted run that did not
+// pass and was cut short by the interruption: it ended after it (stopped[ID]), it never
+// ended, or a step failed on the cancelled context. What such a scenario showed proves
+// nothing either way; what it said is kept as a note. Scenarios that ended before, and
+// not applicable ones, keep their verdict.
+func cancelled(scenarios []report.ScenarioResult, stopped map[string]bool) {
+	for i := range scenarios {
+		s := &scenarios[i]
+		if s.Verdict == report.Passed || s.Verdict == report.NotApplicable {
+			continue
+		}
+		afterStop, ended := stopped[s.ID]
+		cut := afterStop || !ended
+		for _, st := range s.Steps {
+			cut = cut || strings.Contains(st.Error, context.Canceled.Error())
+		}
+		if !cut {
+			continue
+		}
+		if s.Reason != "" {
+			s.Notes = append(s.Notes, fmt.Sprintf("when the run was interrupted, this scenario was %s: %s", s.Verdict, s.Reason))
+		}
+		s.Verdict, s.Reason = report.Skipped, cancelledReason
+	}
+}
+
+// endings records, for each scenario that ends, whether the run was already interrupted
+// then: a scenario that ended after the interruption was cut short by it (its steps may
+// have skipped or failed because of it). Asking the context when the scenario ends, rather
+// than comparing clocks, has no race with the moment of the interruption.
+type endings struct {
+	ctx   context.Context
+	index index
+	mu    sync.Mutex
+	after map[string]bool // scenario ID -> ended after the interruption
+}
+
+func newEndings(ctx context.Context, idx index) *endings {
+	return &endings{ctx: ctx, index: idx, after: map[string]bool{}}
+}
+
+// watch adds the hook that records when sc ends.
+func (e *endings) watch(sc *godog.ScenarioContext) {
+	sc.After(func(ctx context.Context, s *godog.Scenario, _ error) (context.Context, error) {
+		stopped := e.ctx.Err() != nil
+		_, line := e.index.locate(s)
+		e.mu.Lock()
+		e.after[scenarioID(s.Uri, line)] = stopped
+		e.mu.Unlock()
+		return ctx, nil
+	})
+}
+
+func (e *endings) afterStop() map[string]bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.after)
+}
+
+// scenarioID is the ID the steps give a scenario in the report (steps/register.go).
+func scenarioID(uri string, line int) string {
+	return fmt.Sprintf("%s:%d", strings.TrimPrefix(uri, "features/"), line)
+}
+
+// notSelected says why a requirement without a scenario in this run is not tested, when
+// the catalogue does not: a tag filter left it out, or an interruption came first.
+func notSelected(reqs []report.RequirementResult, tagged, interrupted bool) {
+	why := ""
+	switch {
+	case tagged && interrupted:
+		why = "not selected by the tag filter, or not started before the run was interrupted"
+	case tagged:
+		why = "not selected by the tag filter"
+	case interrupted:
+		why = "not started: the run was interrupted"
+	default:
+		return
+	}
 	for i := range reqs {
 		if reqs[i].Verdict == report.NotTested && reqs[i].NotCovered == "" {
-			reqs[i].Reason = "not selected by the tag filter"
+			reqs[i].Reason = why
 		}
 	}
 }

@@ -60,17 +60,31 @@ const (
 	TLSOldVersionsOnly  Behaviour = "tls-1.0-1.1-only"       // the server speaks only TLS 1.0 and 1.1
 )
 
+// RequestTimeoutOf is the timeouts.request of b's profile.
+func RequestTimeoutOf(b Behaviour) time.Duration {
+	if b == TokenHangs || b == TokenTrickles {
+		return RequestTimeout
+	}
+	return PatientRequestTimeout
+}
+
 // ErrUnknownBehaviour is Start's error for a name that is not one of Behaviours.
 var ErrUnknownBehaviour = errors.New("hostilebank: unknown behaviour")
 
 // ForeignHost is where AuthorizeForeignRedirect sends the browser (.invalid never resolves).
 const ForeignHost = "elsewhere.invalid"
 
-// Timeouts the profile declares: short, so that a hang costs seconds.
+// Timeouts the profile declares. Only the behaviours that hang (TokenHangs, TokenTrickles)
+// measure a timeout, timeouts.request: theirs is short, so that a hang costs seconds. The
+// others are generous, so that a loaded machine (load average 20 on 2 cores) is not taken
+// for a misbehaving bank; on an idle one they are never reached, and cost nothing.
 const (
-	ConnectTimeout    = 1 * time.Second
-	RequestTimeout    = 2 * time.Second
-	PSUJourneyTimeout = 5 * time.Second
+	ConnectTimeout = 10 * time.Second
+	// RequestTimeout is the behaviours that hang: what the run must report as a timeout.
+	RequestTimeout = 2 * time.Second
+	// PatientRequestTimeout is the others': a bank that answers at once never reaches it.
+	PatientRequestTimeout = 20 * time.Second
+	PSUJourneyTimeout     = 30 * time.Second
 	// AccessTokenLifetime is short so that the expiry check runs instead of being skipped.
 	AccessTokenLifetime = 2 * time.Second
 	// CodeLifetime is short for the same reason (the expired-code check).
@@ -79,8 +93,9 @@ const (
 
 const (
 	hugeBodySize = 50 << 20
-	// holdLimit bounds how long a hanging or trickling handler lives, whatever the client does.
-	holdLimit = time.Minute
+	// holdLimit bounds how long a hanging or trickling handler lives, whatever the client
+	// does: far beyond any run's wall bound, so that a hang the suite did not bound shows.
+	holdLimit = 10 * time.Minute
 	// readLimit bounds what a hostile handler reads of a request body.
 	readLimit = 64 << 10
 )
@@ -190,7 +205,7 @@ func profileYAML(ref []byte, base string, b Behaviour) ([]byte, error) {
 	}
 	m["timeouts"] = map[string]any{
 		"connect":     ConnectTimeout.String(),
-		"request":     RequestTimeout.String(),
+		"request":     RequestTimeoutOf(b).String(),
 		"psu_journey": PSUJourneyTimeout.String(),
 	}
 	return yaml.Marshal(m)
