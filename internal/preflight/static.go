@@ -233,4 +233,3 @@ func daysLeft(now, t time.Time) string {
 	}
 	return fmt.Sprintf("%d days", d)
 }
-
