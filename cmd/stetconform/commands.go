@@ -95,6 +95,8 @@ func runCommand() *cobra.Command {
 	f.StringVar(&opts.PSUDriver, "psu", "", "PSU driver, replacing the profile's psu.driver: form, browser or manual")
 	f.StringSliceVar(&opts.Bank.Faults, "fault", nil, "embedded bank only: named fault(s) to break it with (see 'stetconform bank --list-faults')")
 	f.DurationVar(&opts.Bank.AccessTokenLifetime, "access-token-lifetime", 2*time.Second, "embedded bank only: access token lifetime")
+	f.DurationVar(&opts.Bank.RefreshTokenLifetime, "refresh-token-lifetime", 3*time.Second, "embedded bank only: refresh token lifetime, from the PSU's consent")
+	f.BoolVar(&opts.Bank.Unsigned, "unsigned", false, "embedded bank only: do not require signed requests")
 	return cmd
 }
 
@@ -102,8 +104,9 @@ func bankCommand() *cobra.Command {
 	var (
 		addr, pkiDir, profileOut string
 		faults                   []string
-		atLifetime               time.Duration
-		list                     bool
+		atLifetime, rtLifetime   time.Duration
+		list, requireSignature   bool
+		badCertsInTLS            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bank",
@@ -131,7 +134,8 @@ reads it from there), else random and written into the printed profile.`,
 			if err := pki.WriteDir(pkiDir); err != nil {
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
-			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime}
+			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime, RefreshTokenLifetime: rtLifetime,
+				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS}
 			if pw := os.Getenv("REFERENCE_PSU_PASSWORD"); pw != "" {
 				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
 			}
@@ -165,6 +169,9 @@ reads it from there), else random and written into the printed profile.`,
 	f.StringVar(&profileOut, "profile-out", "", "write the bank profile to this file instead of standard output")
 	f.StringSliceVar(&faults, "fault", nil, "named fault(s) to break the bank with")
 	f.DurationVar(&atLifetime, "access-token-lifetime", time.Hour, "access token lifetime")
+	f.DurationVar(&rtLifetime, "refresh-token-lifetime", 90*24*time.Hour, "refresh token lifetime, counted from the PSU's consent (STET: 90 days; RTS art. 10a allows 180)")
+	f.BoolVar(&requireSignature, "require-signature", false, "refuse resource requests not signed with the calling TPP's QSealC (STET Part I 3.5); the printed profile then carries the seals")
+	f.BoolVar(&badCertsInTLS, "refuse-bad-certificates-in-tls", false, "end the TLS handshake on an expired or untrusted client certificate, instead of answering invalid_client")
 	f.BoolVar(&list, "list-faults", false, "list the named faults and exit")
 	return cmd
 }
@@ -173,7 +180,7 @@ func certsCommand() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "certs",
-		Short: "Write a test PKI: a test QTSP root, the bank's server certificate and TPP QWACs",
+		Short: "Write a test PKI: a test QTSP root, the bank's server certificate, TPP QWACs and QSealCs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pki, err := eidas.NewTestPKI(time.Now())
@@ -183,7 +190,7 @@ func certsCommand() *cobra.Command {
 			if err := pki.WriteDir(out); err != nil {
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
-			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPAExpired, pki.TPPAUntrusted} {
+			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPAExpired, pki.TPPAUntrusted, pki.TPPASeal, pki.TPPBSeal, pki.TPPNoRoleSeal} {
 				fmt.Fprintln(cmd.OutOrStdout(), eidas.Describe(kp.Cert))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Written to %s\n", out)

@@ -215,7 +215,7 @@ var faultTable = []Fault{
 	// The bank is down for the PSU: nothing about the authorization endpoint, nor anything
 	// that needs a code, can be concluded; 503 is never a refusal.
 	{Name: FaultAuthorizeUnavailable, Description: "GET /authorize answers 503 Service Unavailable (Retry-After: 1) to everyone.",
-		Inconclusive: slices.Concat([]string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-12", "AUTHZ-13", "MTLS-03"}, journeyPreconditions),
+		Inconclusive: slices.Concat([]string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-12", "AUTHZ-13", "MTLS-03"}, journeyPreconditions),
 		WrongReason:  true},
 	// The PKCE journey is AUTHZ-13's own When; TOKEN-12's checks need it as precondition.
 	{Name: FaultPKCEChallengeRejected, Description: "An authorization request with a PKCE challenge is answered invalid_request.",
@@ -261,7 +261,8 @@ var faultTable = []Fault{
 	// TOKEN-01 alone: every check that needs a refresh token is inconclusive.
 	{Name: FaultNoRefreshToken, Description: "The code exchange issues no refresh token.",
 		Breaks: []string{"TOKEN-01"}, Scenarios: []string{scTokenResponse}, Reason: `missing or not a string: refresh_token`,
-		Inconclusive: refreshPreconditions},
+		// TOKEN-04's refresh-response check has no refresh response to look at.
+		Inconclusive: slices.Concat(refreshPreconditions, []string{"REFRESH-09", "REFRESH-10", "REFRESH-13", "TOKEN-04"})},
 	// Without a usable expires_in, the expiry of the access token cannot be waited for.
 	{Name: FaultExpiresInMissing, Description: "Token responses have no expires_in.",
 		Breaks: []string{"TOKEN-05"}, Scenarios: []string{scExpiresIn}, Reason: `expected expires_in in the token response; there is none`,
@@ -352,7 +353,8 @@ var faultTable = []Fault{
 	// check's token is refused because another consent superseded it, not because it
 	// expired. Failed (the token outlived its expires_in) or inconclusive, never passed.
 	{Name: FaultTokensSuperseded, Description: "Access tokens never expire, but a new code exchange for the same PSU and TPP revokes the earlier token pairs (older than 500 ms).",
-		NotPassed: []string{"BEARER-04"}, WrongReason: true},
+		// A grant watched for its lifetime is superseded too: refused early, never passed.
+		NotPassed: []string{"BEARER-04", "REFRESH-10", "REFRESH-13"}, WrongReason: true},
 	{Name: FaultErrorsNotSTET, Description: "The accounts resource's 401 and 403 bodies are plain text, not the STET error model.",
 		Breaks: []string{"BEARER-09"}, Scenarios: []string{scSTETErrorBody}, Reason: `the body is not a JSON object`},
 	// The second TPP's own token is BEARER-06's positive control, and the expiry check
@@ -399,10 +401,13 @@ var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRES
 // refreshPreconditions are the requirements whose checks need a refresh token first.
 var refreshPreconditions = []string{"MTLS-02", "REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-11", "REVOKE-01", "REVOKE-02"}
 
+// lifetimePreconditions are the refresh lifetime checks: they need a consent and tokens.
+var lifetimePreconditions = []string{"REFRESH-10", "REFRESH-13"}
+
 // exchangePreconditions are the requirements whose checks need tokens from a code
 // exchange first (a Given step).
 var exchangePreconditions = slices.Concat([]string{"BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-10",
-	"TOKEN-03", "TOKEN-04", "TOKEN-05", "TOKEN-07"}, refreshPreconditions)
+	"SIG-01", "TOKEN-03", "TOKEN-04", "TOKEN-05", "TOKEN-07"}, refreshPreconditions, lifetimePreconditions)
 
 // journeyPreconditions are the requirements whose checks need a PSU's approval first
 // (a Given step): every check that needs a code or tokens.

@@ -20,6 +20,12 @@ type EmbeddedBank struct {
 	AccessTokenLifetime time.Duration
 	// CodeLifetime is short by default (2s) for the same reason (the expired-code check).
 	CodeLifetime time.Duration
+	// RefreshTokenLifetime is short by default (3s), so that the check that a refresh
+	// token dies with its consent's lifetime (REFRESH-10) runs within every embedded run.
+	RefreshTokenLifetime time.Duration
+	// Unsigned serves the embedded bank without requiring signed requests (by default it
+	// requires them, as STET Part I 3.5 and real STET banks do).
+	Unsigned bool
 }
 
 // embedded is a running reference bank with the profile that reaches it.
@@ -42,6 +48,9 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	if opts.CodeLifetime <= 0 {
 		opts.CodeLifetime = 2 * time.Second
 	}
+	if opts.RefreshTokenLifetime <= 0 {
+		opts.RefreshTokenLifetime = 3 * time.Second
+	}
 	dir, err := os.MkdirTemp("", "stetconform-bank-")
 	if err != nil {
 		return nil, err
@@ -60,8 +69,11 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	if err := pki.WriteDir(filepath.Join(dir, "pki")); err != nil {
 		return nil, err
 	}
+	// Like most STET banks: signed requests required, bad client certificates refused in
+	// the TLS handshake.
 	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime,
-		CodeLifetime: opts.CodeLifetime, Faults: opts.Faults})
+		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
+		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true})
 	if err != nil {
 		return nil, err
 	}
