@@ -46,15 +46,3 @@ Feature: Refreshing the access token
     Given the primary TPP holds tokens from the PSU's consent
     When the primary TPP refreshes the access token asking for a scope the PSU never granted
     Then the bank refuses the wider scope, or ignores it and says so
-
-  @REFRESH-13 @lifetime
-  Scenario: A refresh token keeps working for the lifetime the bank declares
-    Given the primary TPP holds a refresh token younger than the lifetime the bank declares
-    When the primary TPP refreshes the access token without a scope
-    Then the bank honours it, as it must for the whole lifetime it declares
-
-  @REFRESH-10 @lifetime
-  Scenario: Once its lifetime is over, the refresh token is refused and the PSU must consent again
-    Given the primary TPP holds a refresh token older than the lifetime the bank declares
-    When the primary TPP refreshes the access token without a scope
-    Then the bank refuses it with "invalid_grant": the PSU must consent again

@@ -109,10 +109,15 @@ func (w *World) stillValidBeforeExpiry(ctx context.Context) error {
 		}
 		t = w.tokens
 	}
-	// "Shortly before": one second (expires_in may be rounded up) and the declared skew
-	// (the bank's clock) ahead of the expiry, or at once for a token that short.
+	// "Shortly before" the earliest moment the token may expire: the bank issued it after
+	// the request was sent and may round expires_in up by a second; less the declared
+	// clock skew.
 	expiry := t.expiresAt()
-	checkAt := expiry.Add(-time.Second - w.p.Options.ExpirySkew)
+	earliest := t.expiresAt().Add(-t.received.Sub(t.sent) - time.Second)
+	if t.sent.IsZero() {
+		earliest = expiry.Add(-time.Second)
+	}
+	checkAt := earliest.Add(-w.p.Options.ExpirySkew - 100*time.Millisecond)
 	if err := w.sleep(ctx, time.Until(checkAt)-gateLead, "the moment to watch the access token expire"); err != nil {
 		return err
 	}
@@ -131,8 +136,12 @@ func (w *World) stillValidBeforeExpiry(ctx context.Context) error {
 		if err := w.notAnAnswer(a); err != nil {
 			return err
 		}
-		return w.inconclusive("the access token was refused %s BEFORE its expiry at %s (%s): it was superseded or revoked, not expired, so its refusal after the expiry would prove nothing. A bank that keeps one token pair per PSU and TPP revokes a token when the PSU consents again: run the expiry checks alone (--tags @expiry)",
-			expiry.Sub(at).Round(time.Millisecond), expiry.Format(time.RFC3339), a)
+		if !at.Before(earliest.Add(-w.p.Options.ExpirySkew)) {
+			return w.inconclusive("the access token could not be seen working before its expiry: called at %s, it may already have expired (earliest %s, given expires_in rounded up and the request's transit): %s",
+				at.Format(time.RFC3339Nano), earliest.Format(time.RFC3339Nano), a)
+		}
+		return w.inconclusive("the access token was refused %s BEFORE its expiry (%s): it was superseded or revoked, not expired, so its refusal after the expiry would prove nothing. A bank that keeps one token pair per PSU and TPP revokes a token when the PSU consents again: run the expiry checks alone (--tags @expiry)",
+			earliest.Sub(at).Round(time.Millisecond), a)
 	}
 	w.seenValidAt = at
 	return nil

@@ -19,7 +19,7 @@ import (
 // keep working), left alone once it nears the end, and refreshed once more after the end
 // (it must be refused). A lifetime short enough to wait for is watched within one run.
 
-// registerRefreshLifetime gives the lifetime sentences of refresh.feature their code.
+// registerRefreshLifetime gives the sentences of refresh_lifetime.feature their code.
 func (w *World) registerRefreshLifetime(sc *godog.ScenarioContext) {
 	sc.Step(`^the primary TPP holds a refresh token younger than the lifetime the bank declares$`, func(ctx context.Context) error {
 		return w.holdsYoungRefresh(ctx, w.named("primary"))
@@ -103,6 +103,17 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		if err := w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))); err != nil {
 			return fmt.Errorf("expected the refresh token to work half-way through its declared lifetime of %s: %w", life, err)
 		}
+		// Shortly before the end, with the TPP's gate closed until the check is done: the
+		// refusal after the end can then only be the end (not a later consent superseding
+		// the grant, as a bank with one token pair per PSU does).
+		if err := w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life-margin))-gateLead, "the end of the refresh token's lifetime"); err != nil {
+			return err
+		}
+		w.closeGate(c.ClientID)
+		if err := w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))); err != nil {
+			w.openGate()
+			return w.inconclusive("the refresh token was refused shortly before the end of its declared lifetime of %s (%v): superseded or revoked, so its refusal after the end would prove nothing", life, err)
+		}
 		return w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life+margin)), "the refresh token's lifetime to end")
 	}
 	if st == nil {
@@ -116,6 +127,7 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 }
 
 func (w *World) refusedWhenOld() error {
+	defer w.openGate()
 	w.refreshSpent = true
 	a, t := w.last, w.tokens
 	age := time.Since(t.consentAt).Round(time.Second)

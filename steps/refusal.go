@@ -34,6 +34,11 @@ func isTLSRefusal(err error) bool {
 		return true
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		// TLS 1.3: the server checks the client certificate after the client considers
+		// the handshake done, and its alert closes the connection while the request is
+		// being written.
+		return true
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "remote error: tls:") || strings.Contains(msg, "connection reset")

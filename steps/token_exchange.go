@@ -214,7 +214,7 @@ func (w *World) keepTokens(owner *profile.Client, a *answer) error {
 	t := &tokenSet{owner: owner, access: a.str("access_token"), refresh: a.str("refresh_token"),
 		// Counted from the answer's arrival: the bank issued the token before, so waiting
 		// expires_in from here never checks a token that has not yet expired.
-		tokenType: a.str("token_type"), received: time.Now(), answer: a}
+		tokenType: a.str("token_type"), received: time.Now(), sent: time.Now().Add(-a.took), answer: a}
 	if v, ok := a.fields["expires_in"]; ok {
 		t.expiresIn, t.hasExpires = toSeconds(v)
 	}

@@ -138,6 +138,7 @@ type tokenSet struct {
 	tokenType  string
 	expiresIn  float64 // 0 when absent
 	received   time.Time
+	sent       time.Time // when the request that got them was sent: the bank issued them after
 	consentAt  time.Time // the PSU's consent (SCA) the grant comes from; zero: unknown
 	answer     *answer
 	hasExpires bool

@@ -189,9 +189,9 @@ const refusedWith200 = `it answered HTTP 200, .*with an access token`
 // error code) proves nothing.
 var faultTable = []Fault{
 	{Name: FaultStateNotEchoed, Description: "Every callback (approval, refusal, error) omits the state parameter.",
-		Breaks: []string{"AUTHZ-03"}, Scenarios: []string{scStateApproves, scStateRefuses}, Reason: `it has no state parameter`},
+		Breaks: []string{"AUTHZ-03", "AUTHZ-05"}, Scenarios: []string{scStateApproves, scStateRefuses, scAbandon}, Reason: `it has no state parameter`},
 	{Name: FaultStateAltered, Description: "Every callback carries a state that differs from the one the TPP sent.",
-		Breaks: []string{"AUTHZ-03"}, Scenarios: []string{scStateApproves, scStateRefuses}, Reason: `expected the callback to carry the state .* unchanged; it carries`},
+		Breaks: []string{"AUTHZ-03", "AUTHZ-05"}, Scenarios: []string{scStateApproves, scStateRefuses, scAbandon}, Reason: `expected the callback to carry the state .* unchanged; it carries`},
 	{Name: FaultRefusalWithoutError, Description: "A refused consent redirects to the callback with the state only, without error.",
 		Breaks: []string{"AUTHZ-04"}, Scenarios: []string{scRefuseError}, Reason: `expected an error on the callback after the PSU refused or abandoned; it has none`},
 	{Name: FaultRefusalWithCode, Description: "A refused consent redirects with error=access_denied and also a valid code.",
@@ -272,11 +272,12 @@ var faultTable = []Fault{
 		NotPassed: []string{"BEARER-04"}},
 	// Every check that expects the token endpoint to refuse reads the status and the
 	// error code, so both faults fail all of them, not only the format check TOKEN-13;
-	// with errors as 200, the 405 to GET /token becomes a 200 too.
+	// with errors as 200, the 405 to GET /token becomes a 200 too. The embedded bank ends
+	// the handshake of an expired or untrusted certificate: MTLS-04/06 see no HTTP error.
 	{Name: FaultErrorsAs200, Description: "Token endpoint errors are sent with HTTP status 200 (JSON body unchanged).",
-		Breaks: append(slices.Clone(tokenRefusals), "TOKEN-14"),
-		Scenarios: []string{scNoClientCert, scClientIDExchange, scClientIDRefresh, scExpiredCert, scUntrustedCert,
-			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRevokeRefresh,
+		Breaks: slices.Concat(httpTokenRefusals, []string{"TOKEN-14"}),
+		Scenarios: []string{scNoClientCert, scClientIDExchange, scClientIDRefresh,
+			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRevokeRefresh, scRefreshLifetimeOver,
 			scCodeOnce, scCodeExpired, scRedirectMismatch, scRedirectMissing, scCodeOtherTPP,
 			scMalformedCode, scMalformedNoGrant, scMalformedNoCode, scMalformedGrantType, scErrorFormat, scTokenGET, scPKCEWrong, scPKCEMissing},
 		Reason: `HTTP 200, error="`},
@@ -284,9 +285,9 @@ var faultTable = []Fault{
 	// a TLS front end in its own words: with a 4xx kept, those checks pass with a warning.
 	// bad_request is no refusal for lack of a role: MTLS-03 cannot conclude.
 	{Name: FaultNonRFCError, Description: "Token endpoint errors say error \"bad_request\" instead of the RFC 6749 code (status kept).",
-		Breaks: slices.DeleteFunc(slices.Clone(tokenRefusals), func(id string) bool { return id == "MTLS-01" || id == "MTLS-04" || id == "MTLS-06" }),
+		Breaks: slices.DeleteFunc(slices.Clone(httpTokenRefusals), func(id string) bool { return id == "MTLS-01" }),
 		Scenarios: []string{scClientIDExchange, scClientIDRefresh,
-			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRevokeRefresh,
+			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRevokeRefresh, scRefreshLifetimeOver,
 			scCodeOnce, scCodeExpired, scRedirectMismatch, scRedirectMissing, scCodeOtherTPP,
 			scMalformedCode, scMalformedNoGrant, scMalformedNoCode, scMalformedGrantType, scErrorFormat, scPKCEWrong, scPKCEMissing},
 		Reason:       `"bad_request"`,
@@ -354,7 +355,7 @@ var faultTable = []Fault{
 	// expired. Failed (the token outlived its expires_in) or inconclusive, never passed.
 	{Name: FaultTokensSuperseded, Description: "Access tokens never expire, but a new code exchange for the same PSU and TPP revokes the earlier token pairs (older than 500 ms).",
 		// A grant watched for its lifetime is superseded too: refused early, never passed.
-		NotPassed: []string{"BEARER-04", "REFRESH-10", "REFRESH-13"}, WrongReason: true},
+		NotPassed: []string{"BEARER-04", "REFRESH-10"}, WrongReason: true},
 	{Name: FaultErrorsNotSTET, Description: "The accounts resource's 401 and 403 bodies are plain text, not the STET error model.",
 		Breaks: []string{"BEARER-09"}, Scenarios: []string{scSTETErrorBody}, Reason: `the body is not a JSON object`},
 	// The second TPP's own token is BEARER-06's positive control, and the expiry check
@@ -395,8 +396,9 @@ var faultTable = []Fault{
 		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected the replaced refresh token to be refused with invalid_grant.*HTTP 200`},
 }
 
-// tokenRefusals are the requirements checked by a refusal of the token endpoint.
-var tokenRefusals = []string{"MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "REFRESH-11", "REVOKE-01", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-12", "TOKEN-13"}
+// httpTokenRefusals are the requirements checked by an HTTP refusal of the token
+// endpoint (the embedded bank refuses expired and untrusted certificates in TLS).
+var httpTokenRefusals = []string{"MTLS-01", "MTLS-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "REFRESH-10", "REFRESH-11", "REVOKE-01", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-12", "TOKEN-13"}
 
 // refreshPreconditions are the requirements whose checks need a refresh token first.
 var refreshPreconditions = []string{"MTLS-02", "REFRESH-01", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-11", "REVOKE-01", "REVOKE-02"}
