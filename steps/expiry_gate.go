@@ -5,72 +5,119 @@ import "sync"
 // The expiry gate: a bank that keeps one token pair per PSU and TPP (BPCE, for one)
 // revokes a token as soon as the same PSU consents again for the same TPP. Refused after
 // its expiry, such a token proves nothing: it may have been superseded. So every approving
-// journey and every code exchange holds its TPP's gate shared, and the expiry check holds
-// it alone from the moment it sees the token working shortly before its expiry until it
-// sees it refused after: nothing this run does can supersede the token in between.
+// journey and code exchange of a TPP is a consent, every expiry check watching one of its
+// tokens a watch, and the TPP's gate never lets a consent and a watch overlap: a watch
+// waits for the consents under way and holds new ones back, from the moment it sees the
+// token working shortly before its expiry until it sees it refused after. Consents run
+// together, and so do watches.
+type gate struct {
+	mu                                sync.Mutex
+	cond                              *sync.Cond
+	consents, watches, waitingWatches int
+}
+
+func newGate() *gate {
+	g := &gate{}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *gate) enterConsent() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.watches > 0 || g.waitingWatches > 0 {
+		g.cond.Wait()
+	}
+	g.consents++
+}
+
+func (g *gate) leaveConsent() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.consents--
+	g.cond.Broadcast()
+}
+
+func (g *gate) enterWatch() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waitingWatches++
+	for g.consents > 0 {
+		g.cond.Wait()
+	}
+	g.waitingWatches--
+	g.watches++
+}
+
+func (g *gate) leaveWatch() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.watches--
+	g.cond.Broadcast()
+}
 
 // gate returns the expiry gate of a TPP's client_id.
-func (e *Env) gate(clientID string) *sync.RWMutex {
+func (e *Env) gate(clientID string) *gate {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.gates == nil {
-		e.gates = map[string]*sync.RWMutex{}
+		e.gates = map[string]*gate{}
 	}
 	g, ok := e.gates[clientID]
 	if !ok {
-		g = &sync.RWMutex{}
+		g = newGate()
 		e.gates[clientID] = g
 	}
 	return g
 }
 
-// sharingGate runs f while holding clientID's gate shared: f may create a consent or a
-// token pair, so it waits while an expiry check of that TPP is watching its token. A
-// scenario already inside a consent (enterConsent) holds the gate already.
+// sharingGate runs f as a consent of clientID: f may create a consent or a token pair. A
+// scenario already inside a consent (enterConsent) is in it already.
 func (w *World) sharingGate(clientID string, f func()) {
 	if w.consentGate != nil {
 		f()
 		return
 	}
 	g := w.env.gate(clientID)
-	g.RLock()
-	defer g.RUnlock()
+	g.enterConsent()
+	defer g.leaveConsent()
 	f()
 }
 
-// enterConsent holds clientID's gate shared from the start of an approving journey until
-// its code is exchanged (leaveConsent): a code must not wait, and expire, while an expiry
-// check holds the gate.
+// enterConsent counts the scenario as a consent of clientID from the start of an
+// approving journey until its code is exchanged (leaveConsent): a code must not wait, and
+// expire, while an expiry check watches a token.
 func (w *World) enterConsent(clientID string) {
 	if w.consentGate != nil {
 		return
 	}
 	g := w.env.gate(clientID)
-	g.RLock()
+	g.enterConsent()
 	w.consentGate = g
 }
 
-// leaveConsent releases what enterConsent took, if anything.
+// leaveConsent ends what enterConsent began, if anything.
 func (w *World) leaveConsent() {
 	if w.consentGate != nil {
-		w.consentGate.RUnlock()
+		w.consentGate.leaveConsent()
 		w.consentGate = nil
 	}
 }
 
-// closeGate holds clientID's gate alone until openGate (or the scenario's end).
+// closeGate starts a watch of clientID's token: no consent of that TPP until openGate (or
+// the scenario's end).
 func (w *World) closeGate(clientID string) {
 	w.openGate()
 	w.leaveConsent()
 	g := w.env.gate(clientID)
-	g.Lock()
+	g.enterWatch()
 	w.heldGate = g
 }
 
-// openGate releases the gate closeGate took, if any.
+// openGate ends the watch closeGate began, if any.
 func (w *World) openGate() {
 	if w.heldGate != nil {
-		w.heldGate.Unlock()
+		w.heldGate.leaveWatch()
 		w.heldGate = nil
 	}
 }

@@ -52,7 +52,16 @@ func (w *World) holdsYoungRefresh(ctx context.Context, c *profile.Client) error 
 			return nil
 		}
 	}
-	return w.hasTokens(ctx, c)
+	if err := w.hasTokens(ctx, c); err != nil {
+		return err
+	}
+	if life+margin > w.p.Options.MaxExpiryWait {
+		return nil // a later run refreshes it when it is older
+	}
+	// A lifetime the run may wait for: the refresh comes shortly before its end. (No gate:
+	// a bank that revokes the grant for a later consent before its declared end fails
+	// here unless it declares token_pairs: one_per_psu.)
+	return w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life-margin)), "the end of the refresh token's lifetime")
 }
 
 func (w *World) honouredWhileYoung() error {
@@ -67,6 +76,10 @@ func (w *World) honouredWhileYoung() error {
 		return nil
 	}
 	w.refreshSpent = true
+	if sent := time.Now().Add(-a.took); sent.After(t.consentAt.Add(life - w.p.Options.ExpirySkew)) {
+		return w.inconclusive("the refresh was sent %s after the consent, too close to the end of the declared lifetime of %s to tell an early death from the end (%s)",
+			sent.Sub(t.consentAt).Round(time.Millisecond), life, a)
+	}
 	if w.p.Options.TokenPairs == "one_per_psu" {
 		return w.inconclusive("the refresh token was refused %s after the consent, before its declared lifetime of %s (%s); the bank declares one token pair per PSU, so a later consent may have superseded it",
 			age.Round(time.Second), life, a)
@@ -110,6 +123,9 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 			return err
 		}
 		w.closeGate(c.ClientID)
+		if err := w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life-margin)), "the end of the refresh token's lifetime"); err != nil {
+			return err
+		}
 		if err := w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))); err != nil {
 			w.openGate()
 			return w.inconclusive("the refresh token was refused shortly before the end of its declared lifetime of %s (%v): superseded or revoked, so its refusal after the end would prove nothing", life, err)

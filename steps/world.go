@@ -50,7 +50,7 @@ type Env struct {
 
 	mu     sync.Mutex
 	worlds []*World
-	gates  map[string]*sync.RWMutex // expiry gates by client_id (expiry_gate.go)
+	gates  map[string]*gate // expiry gates by client_id (expiry_gate.go)
 	// observed are the run-wide positive controls seen to succeed (controls.go).
 	observed map[string]bool
 }
@@ -110,8 +110,8 @@ type World struct {
 
 	// BEARER-04: the gate held while the token's expiry is watched, and when the token
 	// was last seen working.
-	heldGate    *sync.RWMutex
-	consentGate *sync.RWMutex // held shared from a journey to its code exchange
+	heldGate    *gate
+	consentGate *gate // held shared from a journey to its code exchange
 	seenValidAt time.Time
 
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.

@@ -555,6 +555,14 @@ var faultCases = map[string]faultCase{
 			return r.status == http.StatusOK && tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, r.field("refresh_token"))).status == http.StatusOK
 		},
 	},
+	FaultRefreshLifetimeShort: {
+		config: func(c *Config) { c.RefreshTokenLifetime = time.Second },
+		probe: func(tb *testBank) bool {
+			rt := refreshToken(tb, tb.pki.TPPA)
+			time.Sleep(800 * time.Millisecond) // within the declared second, past 70 % of it
+			return tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt)).status != http.StatusOK
+		},
+	},
 	FaultSignatureNotChecked: {
 		config: func(c *Config) { c.RequireSignature = true },
 		probe: func(tb *testBank) bool {

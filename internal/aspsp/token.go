@@ -111,8 +111,12 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	if grant == "refresh_token" && !b.faults.has(FaultRefreshLifetimeSliding) {
 		// STET: the refresh token lives 90 days (or 180, RTS art. 10a) from the PSU's
 		// consent; refreshing does not extend it. fosite counts each token's own lifespan.
+		life := b.cfg.RefreshTokenLifetime
+		if b.faults.has(FaultRefreshLifetimeShort) {
+			life = life * 7 / 10
+		}
 		if sess, ok := ar.GetSession().(*fosite.DefaultSession); ok {
-			if at, ok := sess.Extra[consentAtKey].(time.Time); ok && b.now().After(at.Add(b.cfg.RefreshTokenLifetime)) {
+			if at, ok := sess.Extra[consentAtKey].(time.Time); ok && b.now().After(at.Add(life)) {
 				b.writeTokenError(w, fosite.ErrInvalidGrant.WithHintf("The PSU's consent of %s is older than the refresh token lifetime of %s: the PSU must authenticate again.",
 					at.UTC().Format(time.RFC3339), b.cfg.RefreshTokenLifetime), 0)
 				return
