@@ -28,8 +28,10 @@ func Static(p *profile.Profile, now time.Time) []Finding {
 	for _, name := range clientNames {
 		if c := p.ClientByName(name); c != nil {
 			s.client(c)
+			s.qsealc(c)
 		}
 	}
+	s.signing()
 	s.pair()
 	redact := redactor(p)
 	for i := range s.out {
