@@ -14,7 +14,7 @@ func TestQSealC(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now()
 	expired, err := f.pki.CA.IssueQSealC(eidas.QWACRequest{CommonName: "tpp-a.localhost", OrganizationIdentifier: eidas.OrgTPPA,
-		PSD2: &eidas.PSD2{Roles: []eidas.Role{eidas.RolePSPAI}, NCAName: eidas.TestNCAName, NCAID: eidas.TestNCAID},
+		PSD2:      &eidas.PSD2{Roles: []eidas.Role{eidas.RolePSPAI}, NCAName: eidas.TestNCAName, NCAID: eidas.TestNCAID},
 		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
