@@ -168,21 +168,9 @@ func (a *Authority) IssueQWAC(req QWACRequest) (*KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eidas: QCP-w policy OID: %w", err)
 	}
-	subject := pkix.Name{CommonName: req.CommonName}
-	if req.Organization != "" {
-		subject.Organization = []string{req.Organization}
-	}
-	if req.Country != "" {
-		subject.Country = []string{req.Country}
-	}
-	if req.OrganizationIdentifier != "" {
-		subject.ExtraNames = []pkix.AttributeTypeAndValue{
-			{Type: OIDOrganizationIdentifier, Value: req.OrganizationIdentifier},
-		}
-	}
 	dns, ips := splitHosts(req.DNSNames)
 	return a.issue(&x509.Certificate{
-		Subject:               subject,
+		Subject:               req.subject(),
 		NotBefore:             req.NotBefore,
 		NotAfter:              req.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -193,6 +181,22 @@ func (a *Authority) IssueQWAC(req QWACRequest) (*KeyPair, error) {
 		Policies:              []x509.OID{qcpw},
 		ExtraExtensions:       []pkix.Extension{{Id: OIDQCStatements, Value: qc}},
 	})
+}
+
+// subject is the TPP's name in its QWAC and its QSealC alike: common name, organization,
+// country and the organizationIdentifier (the PSD2 Authorization Number).
+func (req QWACRequest) subject() pkix.Name {
+	subject := pkix.Name{CommonName: req.CommonName}
+	if req.Organization != "" {
+		subject.Organization = []string{req.Organization}
+	}
+	if req.Country != "" {
+		subject.Country = []string{req.Country}
+	}
+	if req.OrganizationIdentifier != "" {
+		subject.ExtraNames = []pkix.AttributeTypeAndValue{{Type: OIDOrganizationIdentifier, Value: req.OrganizationIdentifier}}
+	}
+	return subject
 }
 
 // IssueQSealC issues a QSealC, the certificate a TPP seals (signs) its requests with: the
@@ -213,18 +217,8 @@ func (a *Authority) IssueQSealC(req QWACRequest) (*KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eidas: QCP-l policy OID: %w", err)
 	}
-	subject := pkix.Name{CommonName: req.CommonName}
-	if req.Organization != "" {
-		subject.Organization = []string{req.Organization}
-	}
-	if req.Country != "" {
-		subject.Country = []string{req.Country}
-	}
-	if req.OrganizationIdentifier != "" {
-		subject.ExtraNames = []pkix.AttributeTypeAndValue{{Type: OIDOrganizationIdentifier, Value: req.OrganizationIdentifier}}
-	}
 	return a.issue(&x509.Certificate{
-		Subject:               subject,
+		Subject:               req.subject(),
 		NotBefore:             req.NotBefore,
 		NotAfter:              req.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
