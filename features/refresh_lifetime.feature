@@ -1,4 +1,4 @@
-@refresh @lifetime
+@lifetime
 Feature: The refresh token's lifetime
   STET Part I section 3.4, step 8, and the seeds: the refresh token is valid 90 days; EU
   Delegated Regulation 2022/2360 (RTS article 10a) now lets the bank choose 180, and the

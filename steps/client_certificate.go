@@ -88,7 +88,7 @@ func (w *World) clientRefused(option, mode string) error {
 			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares %s: http); %s", option, a)
 		}
 		if !isTLSRefusal(a.err) {
-			return fmt.Errorf("expected the bank to refuse the client in the TLS handshake or with invalid_client; the request failed otherwise: %s", evidence.Describe(a.err))
+			return fmt.Errorf("expected the bank to refuse the client in the TLS handshake or with invalid_client; the request failed otherwise: %s", a)
 		}
 		return nil
 	}

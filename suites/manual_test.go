@@ -27,7 +27,8 @@ import (
 // stop), and pastes the callback URL, or "stopped", as a person at the terminal would.
 var _ = Describe("a run with the manual PSU driver", func() {
 	It("passes every scenario with a person answering at the terminal", func() {
-		bank, path, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 5 * time.Second}, nil)
+		bank, path, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 5 * time.Second, RefreshTokenLifetime: 4 * time.Second,
+			RequireSignature: true, RefuseBadCertificatesInTLS: true}, nil)
 		prof, err := profile.Load(path)
 		Expect(err).NotTo(HaveOccurred())
 
@@ -93,8 +94,11 @@ func actAsPSU(p *profile.Profile, authorizeURL, instruction string) string {
 		return "stopped"
 	}
 	script := p.PSU.Approve
-	if strings.Contains(instruction, "REFUSE") {
+	switch {
+	case strings.Contains(instruction, "REFUSE"):
 		script = p.PSU.Refuse
+	case strings.Contains(instruction, "ABANDON"):
+		script = p.PSU.Abandon
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: p.TLSConfig(nil)}}
 	out, _ := psu.NewFormDriver(hc).Drive(context.Background(), psu.Journey{AuthorizeURL: authorizeURL,

@@ -20,12 +20,13 @@ import (
 
 var _ = Describe("secrets", func() {
 	It("never reach a report or the console: codes, tokens, PSU credentials, private keys", func() {
-		bank, profilePath, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 2 * time.Second}, nil)
+		bank, profilePath, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 2 * time.Second, RefreshTokenLifetime: 3 * time.Second}, nil)
 		pkiDir := filepath.Join(dir, "pki")
 
 		out := filepath.Join(dir, "reports")
 		var console bytes.Buffer
-		res, err := runner.Run(context.Background(), runner.Options{Profile: profilePath, OutDir: out, Console: &console})
+		res, err := runner.Run(context.Background(), runner.Options{Profile: profilePath, OutDir: out, Console: &console,
+			StateFile: filepath.Join(dir, "state.json")})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.ExitCode).To(Equal(runner.ExitCompliant), console.String())
 

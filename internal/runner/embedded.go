@@ -18,7 +18,8 @@ type EmbeddedBank struct {
 	// AccessTokenLifetime is short by default (2s) so that the expired-token check runs in
 	// every embedded run without a long wait.
 	AccessTokenLifetime time.Duration
-	// CodeLifetime is short by default (2s) for the same reason (the expired-code check).
+	// CodeLifetime is short by default (4s) for the same reason (the expired-code check),
+	// yet long enough for a code to be exchanged on a loaded machine.
 	CodeLifetime time.Duration
 	// RefreshTokenLifetime is short by default (3s), so that the check that a refresh
 	// token dies with its consent's lifetime (REFRESH-10) runs within every embedded run.
@@ -46,7 +47,7 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 		opts.AccessTokenLifetime = 2 * time.Second
 	}
 	if opts.CodeLifetime <= 0 {
-		opts.CodeLifetime = 2 * time.Second
+		opts.CodeLifetime = 4 * time.Second
 	}
 	if opts.RefreshTokenLifetime <= 0 {
 		opts.RefreshTokenLifetime = 3 * time.Second
