@@ -9,6 +9,7 @@ require (
 	github.com/cucumber/gherkin/go/v26 v26.2.0
 	github.com/cucumber/godog v0.15.1
 	github.com/cucumber/messages/go/v21 v21.0.1
+	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/mdp/qrterminal/v3 v3.2.1
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
@@ -19,8 +20,6 @@ require (
 	golang.org/x/term v0.44.0
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
-
-require github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 
 require (
 	github.com/Masterminds/semver/v3 v3.4.0 // indirect
