@@ -120,7 +120,7 @@ func TestProfileCheck(t *testing.T) {
 			name:     "client_id differs from the certificate",
 			args:     []string{"check", "--offline", mismatch},
 			code:     runner.ExitBadInput,
-			want:     []string{"FAIL clients.second.certificate: organizationIdentifier PSDFR-ACPR-67890 differs from client_id PSDFR-ACPR-99999 (" + mismatch + ":"},
+			want:     []string{"FAIL clients.second.certificate: organizationIdentifier PSDFR-ACPR-67890 differs from client_id PSDFR-ACPR-99999 (declare options.client_id_match: indirect if the bank issues client_ids by registration) (" + mismatch + ":"},
 			lastLine: " 1 FAIL (--offline: the network was not probed)",
 		},
 		{
