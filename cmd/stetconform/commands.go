@@ -49,7 +49,9 @@ and report.html.
 
 Exit codes of run:
   0 COMPLIANT         every MUST and declared bank-option requirement in scope passed
-  1 NOT COMPLIANT     one of them failed
+                      (COMPLIANT WITH KNOWN FAILURES: the only failures are in --baseline)
+  1 NOT COMPLIANT     one of them failed (or, with --strict-baseline, a baseline entry
+                      passed: it is stale)
   2 SETUP ERROR       bad arguments or profile, or the pre-run checks (those of
                       'profile check') found the profile unusable; the bank is not blamed
   3 COULD NOT FINISH  interrupted, the output folder is not writable, or --psu manual
