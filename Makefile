@@ -3,9 +3,11 @@ GO      ?= go
 BANK    ?=
 TAGS    ?=
 OUT     ?= reports
+FAULT   ?=
 BIN     := bin/stetconform
 # The PSU password of the reference bank served by `make bank` (loopback only), which
-# fixtures/banks/reference.yaml reads.
+# fixtures/banks/reference.yaml reads; `stetconform bank` on loopback uses the same default
+# (aspsp.LoopbackPSUPassword), so the two agree however the bank was started.
 export REFERENCE_PSU_PASSWORD ?= loopback-reference-psu
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -37,9 +39,9 @@ bench:
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/stetconform
 
-## bank: serve the reference bank on 127.0.0.1:8443; its profile goes to .pki/reference-bank.yaml
+## bank: serve the reference bank on 127.0.0.1:8443 (FAULT=name breaks it); its profile goes to .pki/reference-bank.yaml
 bank: build
-	./$(BIN) bank --pki .pki --profile-out .pki/reference-bank.yaml
+	./$(BIN) bank --pki .pki --profile-out .pki/reference-bank.yaml $(if $(FAULT),--fault '$(FAULT)')
 
 ## certs: write a test PKI (QTSP root, bank server certificate, TPP QWACs) into .pki/
 certs: build

@@ -51,9 +51,31 @@ var _ = Describe("the stetconform command", func() {
 	})
 
 	It("exits 2 when the tag filter selects no scenario", func() {
-		s := run("run", "--tags", "not @token", "--out", GinkgoT().TempDir())
+		s := run("run", "--tags", "@no-such-tag", "--out", GinkgoT().TempDir())
 		Expect(s.ExitCode()).To(Equal(2))
 		Expect(string(s.Err.Contents())).To(ContainSubstring("selects no scenario"))
+	})
+
+	It("exits 2 naming the syntax error of a tag filter godog would panic on or misread", func() {
+		for tags, want := range map[string]string{
+			"@token &&": "is empty (a dangling", "@a,": "is empty", ",": "is empty",
+			"((": "no parentheses", "not @a": "write ~@tag for not",
+		} {
+			s := run("run", "--tags", tags, "--out", GinkgoT().TempDir())
+			Expect(s.ExitCode()).To(Equal(2), tags)
+			stderr := string(s.Err.Contents())
+			Expect(stderr).To(And(ContainSubstring(want), ContainSubstring("godog's syntax")), tags)
+			Expect(stderr+string(s.Out.Contents())).NotTo(Or(ContainSubstring("panic"), ContainSubstring("goroutine"), ContainSubstring("selects no scenario")), tags)
+		}
+	})
+
+	It("prints --format pretty one feature at a time, without Go step locations", func() {
+		s := run("run", "--format", "pretty", "--tags", "@TOKEN-01,@TOKEN-03", "--out", GinkgoT().TempDir())
+		Expect(s.ExitCode()).To(Equal(0), string(s.Out.Contents()))
+		console := string(s.Out.Contents())
+		Expect(console).To(ContainSubstring("--format pretty: one scenario at a time"))
+		Expect(console).To(ContainSubstring("Scenario: The token response carries"))
+		Expect(console).NotTo(MatchRegexp(`\.go:\d+ -> `))
 	})
 
 	It("exits 2 on an unknown fault name, listing the valid ones", func() {

@@ -5,6 +5,7 @@
 package suites
 
 import (
+	"os"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -26,6 +27,13 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	return []byte(path)
 }, func(path []byte) {
 	cliPath = string(path)
+	// A run with a bank profile and no --state keeps tokens in $XDG_STATE_HOME: the
+	// tests' runs, in process and in the binaries they start, keep theirs in a
+	// temporary folder, never in the user's ~/.local/state.
+	stateHome, err := os.MkdirTemp("", "stetconform-suites-state-")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.Setenv("XDG_STATE_HOME", stateHome)).To(Succeed())
+	DeferCleanup(os.RemoveAll, stateHome)
 })
 
 var _ = SynchronizedAfterSuite(func() {}, func() {

@@ -49,7 +49,9 @@ and report.html.
 
 Exit codes of run:
   0 COMPLIANT         every MUST and declared bank-option requirement in scope passed
-  1 NOT COMPLIANT     one of them failed
+                      (COMPLIANT WITH KNOWN FAILURES: the only failures are in --baseline)
+  1 NOT COMPLIANT     one of them failed (or, with --strict-baseline, a baseline entry
+                      passed: it is stale)
   2 SETUP ERROR       bad arguments or profile, or the pre-run checks (those of
                       'profile check') found the profile unusable; the bank is not blamed
   3 COULD NOT FINISH  interrupted, the output folder is not writable, or --psu manual
@@ -60,17 +62,30 @@ Exit codes of run:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(runCommand(), bankCommand(), certsCommand(), profileCommand())
+	root.AddCommand(runCommand(), bankCommand(), certsCommand(), profileCommand(), reportCommand())
 	return root
 }
 
 func runCommand() *cobra.Command {
-	var opts runner.Options
+	var (
+		opts              runner.Options
+		signKey, signCert string
+	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the features against a bank (the embedded reference bank without --bank)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkRunFlags(cmd, &opts); err != nil {
+				return err
+			}
+			if signKey != "" || signCert != "" {
+				s, err := loadSigner(signKey, signCert)
+				if err != nil {
+					return err
+				}
+				opts.Seal = s
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			opts.Console = cmd.OutOrStdout()
@@ -88,8 +103,8 @@ func runCommand() *cobra.Command {
 	f.StringVar(&opts.Profile, "bank", "", "bank profile (YAML); without it the embedded reference bank is started")
 	f.StringVar(&opts.Tags, "tags", "", `scenarios to run, godog tag syntax: "@token", "@mtls && ~@expiry", "@AUTHZ-01,@AUTHZ-02"`)
 	f.StringVar(&opts.OutDir, "out", "reports", "directory for report.json, junit.xml, cucumber.json, report.html")
-	f.IntVar(&opts.Concurrency, "concurrency", 8, "scenarios run at once")
-	f.StringVar(&opts.Format, "format", "progress", "console output: progress or pretty")
+	f.IntVar(&opts.Concurrency, "concurrency", 8, "scenarios run at once (1 or more; with --format pretty, 1)")
+	f.StringVar(&opts.Format, "format", "progress", "console output: progress, or pretty (the features as they read, one scenario at a time)")
 	f.BoolVar(&opts.Color, "color", false, "colour the console output")
 	f.StringVar(&opts.StateFile, "state", "", "private file (0600) keeping access tokens that outlive the run, for a later run's expiry check (default: $XDG_STATE_HOME/stetconform/state.json with --bank; none: keep nothing)")
 	f.StringVar(&opts.PSUDriver, "psu", "", "PSU driver, replacing the profile's psu.driver: form, browser or manual")
@@ -97,6 +112,11 @@ func runCommand() *cobra.Command {
 	f.DurationVar(&opts.Bank.AccessTokenLifetime, "access-token-lifetime", 2*time.Second, "embedded bank only: access token lifetime")
 	f.DurationVar(&opts.Bank.RefreshTokenLifetime, "refresh-token-lifetime", 3*time.Second, "embedded bank only: refresh token lifetime, from the PSU's consent")
 	f.BoolVar(&opts.Bank.Unsigned, "unsigned", false, "embedded bank only: do not require signed requests")
+	f.StringVar(&opts.Baseline, "baseline", "", "YAML list of known failures (requirement and reason each): a run whose only failures are listed exits 0, COMPLIANT WITH KNOWN FAILURES")
+	f.BoolVar(&opts.StrictBaseline, "strict-baseline", false, "exit 1 when a requirement of the --baseline passed (a stale entry)")
+	f.StringVar(&opts.RerunFailed, "rerun-failed", "", "an earlier report.json: run only the requirements that failed or were inconclusive there")
+	f.StringVar(&signKey, "sign-key", "", "seal report.json into report.json.jws with this private key (PEM), or PKCS#12 file (password in $"+signPasswordEnv+"); a QSealC fits")
+	f.StringVar(&signCert, "sign-cert", "", "the certificate (chain, PEM) of --sign-key; not with a PKCS#12 --sign-key")
 	return cmd
 }
 
@@ -106,6 +126,7 @@ func bankCommand() *cobra.Command {
 		faults                   []string
 		atLifetime, rtLifetime   time.Duration
 		list, requireSignature   bool
+		public                   bool
 		badCertsInTLS            bool
 	)
 	cmd := &cobra.Command{
@@ -113,7 +134,9 @@ func bankCommand() *cobra.Command {
 		Short: "Serve the reference bank alone on loopback and print the bank profile that reaches it",
 		Long: `Serve the reference bank alone on loopback and print the bank profile that reaches it.
 The PSU psu1's password is $REFERENCE_PSU_PASSWORD when set (fixtures/banks/reference.yaml
-reads it from there), else random and written into the printed profile.`,
+reads it from there), else the Makefile's default (` + aspsp.LoopbackPSUPassword + `) on loopback,
+and a random one, written into the printed profile, with --public.
+The test PKI is written to --pki only once the bank listens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -127,17 +150,24 @@ reads it from there), else random and written into the printed profile.`,
 				}
 				return nil
 			}
+			if err := checkListenAddr(addr, public); err != nil {
+				return err
+			}
+			// Everything that can fail comes before .pki/ is written: a second `make bank`
+			// on a busy port must not replace the PKI a running one serves.
 			pki, err := eidas.NewTestPKI(time.Now())
 			if err != nil {
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
-			if err := pki.WriteDir(pkiDir); err != nil {
-				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
-			}
 			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime, RefreshTokenLifetime: rtLifetime,
 				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS}
-			if pw := os.Getenv("REFERENCE_PSU_PASSWORD"); pw != "" {
+			switch pw := os.Getenv("REFERENCE_PSU_PASSWORD"); {
+			case pw != "":
 				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
+			case !public:
+				// The Makefile's default, so that `bank` in one terminal and `make conformance
+				// BANK=fixtures/banks/reference.yaml` in another agree; on loopback only.
+				cfg.PSUs = map[string]string{aspsp.DefaultPSU: aspsp.LoopbackPSUPassword}
 			}
 			bank, err := aspsp.New(cfg)
 			if err != nil {
@@ -147,7 +177,10 @@ reads it from there), else random and written into the printed profile.`,
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
 			defer bank.Close()
-			yaml := bank.ProfileYAML(pkiDir)
+			if err := pki.WriteDir(pkiDir); err != nil {
+				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
+			}
+			yaml := loopbackProfile(bank.ProfileYAML(pkiDir))
 			if profileOut != "" {
 				if err := os.WriteFile(profileOut, yaml, 0o600); err != nil {
 					return &runner.Error{Code: runner.ExitCannotRun, Err: err}
@@ -164,7 +197,8 @@ reads it from there), else random and written into the printed profile.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "addr", "127.0.0.1:8443", "listen address (loopback)")
+	f.StringVar(&addr, "addr", "127.0.0.1:8443", "listen address, on loopback unless --public")
+	f.BoolVar(&public, "public", false, "allow a non-loopback --addr (e.g. 0.0.0.0:8443 in a container): the bank and its test PSU are then reachable by others")
 	f.StringVar(&pkiDir, "pki", ".pki", "directory for the generated test PKI")
 	f.StringVar(&profileOut, "profile-out", "", "write the bank profile to this file instead of standard output")
 	f.StringSliceVar(&faults, "fault", nil, "named fault(s) to break the bank with")

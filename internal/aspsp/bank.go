@@ -56,6 +56,10 @@ const (
 	DefaultRefreshTokenLifetime = 90 * 24 * time.Hour
 	DefaultCodeLifetime         = 5 * time.Minute
 	DefaultPSU                  = "psu1"
+	// LoopbackPSUPassword is DefaultPSU's password of `stetconform bank` on loopback when
+	// $REFERENCE_PSU_PASSWORD is not set: the Makefile's default, which
+	// fixtures/banks/reference.yaml receives from `make conformance`.
+	LoopbackPSUPassword = "loopback-reference-psu"
 )
 
 const (

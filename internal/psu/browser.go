@@ -113,8 +113,11 @@ func (d *BrowserDriver) Drive(ctx context.Context, j Journey) (*Outcome, error) 
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1280, 1024),
 	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to start as root with its sandbox
+	// Chromium refuses to start as root with its sandbox; in a container (the Dockerfile
+	// sets STETCONFORM_CHROMIUM_NO_SANDBOX) Docker's default seccomp profile denies the user
+	// namespaces the sandbox needs, and the container is the sandbox.
+	if os.Geteuid() == 0 || os.Getenv("STETCONFORM_CHROMIUM_NO_SANDBOX") != "" {
+		opts = append(opts, chromedp.NoSandbox)
 	}
 	if d.opts.IgnoreCertErrors {
 		opts = append(opts, chromedp.IgnoreCertErrors)

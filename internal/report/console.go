@@ -51,6 +51,10 @@ func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 		if r.Waived != "" {
 			line += " [waived by the profile: " + consoleText(r.Waived, 120) + "]"
 		}
+		if r.Baselined != "" && r.Verdict == Failed {
+			label = "KNOWN"
+			line += " [known failure, baseline: " + consoleText(r.Baselined, 120) + "]"
+		}
 		fmt.Fprintf(w, "%s %-12s %s\n", paint(code, fmt.Sprintf("%-12s", label)), r.ID, line)
 	}
 	sum := summaryOf(rep)
@@ -58,11 +62,11 @@ func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 	fmt.Fprintf(w, "scenarios:    %s; %d HTTP exchanges\n", countLine(sum.Scenarios), sum.Exchanges)
 	fmt.Fprintf(w, "coverage:     %s\n", Coverage(sum))
 	code := ansiAmber
-	switch sum.Outcome {
-	case Compliant:
-		code = ansiGreen
-	case NotCompliant:
+	switch {
+	case sum.ExitCode != ExitCompliant && sum.Outcome == Compliant, sum.Outcome == NotCompliant:
 		code = ansiRed
+	case sum.Outcome == Compliant, sum.Outcome == CompliantWithKnownFailures:
+		code = ansiGreen
 	}
 	fmt.Fprintln(w, paint(ansiBold+code, string(sum.Outcome))+strings.TrimPrefix(sum.Headline, string(sum.Outcome)))
 	if sum.Outcome == Incomplete && len(sum.Blocking) > 0 {
@@ -70,6 +74,12 @@ func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 		for _, b := range sum.Blocking {
 			fmt.Fprintf(w, "  %-12s %s: %s\n", b.ID, verdictWords(b.Verdict), consoleText(b.Reason, 240))
 		}
+	}
+	for _, b := range sum.Known {
+		fmt.Fprintf(w, "  %-12s known failure, in the baseline: %s\n", b.ID, consoleText(b.Baseline, 200))
+	}
+	for _, b := range sum.Stale {
+		fmt.Fprintf(w, "  %-12s stale baseline entry: it passed; remove it from the baseline (%s)\n", b.ID, consoleText(b.Baseline, 160))
 	}
 	for _, b := range sum.Waived {
 		fmt.Fprintf(w, "  %-12s not checked, waived by the bank profile: %s\n", b.ID, consoleText(b.Reason, 200))

@@ -153,11 +153,11 @@ func newHTMLView(rep *Report) htmlView {
 		v.ScenCounts = append(v.ScenCounts, htmlCount{verdict, v.Summary.Scenarios[verdict]})
 	}
 	v.Coverage = Coverage(v.Summary)
-	switch v.Summary.Outcome {
-	case Compliant:
-		v.BannerClass = "ok"
-	case NotCompliant:
+	switch {
+	case v.Summary.ExitCode == ExitNotCompliant:
 		v.BannerClass = "ko"
+	case v.Summary.Outcome == Compliant, v.Summary.Outcome == CompliantWithKnownFailures:
+		v.BannerClass = "ok"
 	default:
 		v.BannerClass = "open"
 	}

@@ -85,7 +85,7 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 			root.Suites = append(root.Suites, s)
 		}
 		suite := &root.Suites[k]
-		suite.Cases = append(suite.Cases, scenarioCase(sc))
+		suite.Cases = append(suite.Cases, knownScenario(scenarioCase(sc), sc, rep.Requirements))
 		suite.duration += sc.Duration
 		total += sc.Duration
 	}
@@ -97,8 +97,14 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		{"headline", sum.Headline},
 		{"partial", fmt.Sprint(sum.Partial)},
 	}}
+	if rep.Baseline != nil {
+		reqs.Properties.Property = append(reqs.Properties.Property,
+			junitProperty{"baseline", rep.Baseline.File},
+			junitProperty{"known_failures", ids(sum.Known)},
+			junitProperty{"stale_baseline", ids(sum.Stale)})
+	}
 	for _, r := range rep.Requirements {
-		reqs.Cases = append(reqs.Cases, requirementCase(r))
+		reqs.Cases = append(reqs.Cases, baselinedCase(requirementCase(r), r, sum.StaleFails))
 	}
 	root.Suites = append(root.Suites, reqs)
 	for i := range root.Suites {
@@ -292,4 +298,50 @@ func roundDuration(d time.Duration) time.Duration {
 		return d.Round(100 * time.Microsecond)
 	}
 	return d
+}
+
+// baselinedCase shows a known failure as skipped, as test runners show an expected
+// failure (pytest's xfail), so that a CI reading junit.xml agrees with the exit code 0;
+// a stale entry is a failure under --strict-baseline, a remark otherwise.
+func baselinedCase(c junitCase, r RequirementResult, staleFails bool) junitCase {
+	switch {
+	case r.Baselined == "":
+	case c.Failure != nil:
+		c.Skipped = &junitSkipped{Message: "known failure (baseline: " + r.Baselined + "): " + r.Reason}
+		c.SystemOut, c.Failure = c.Failure.Text, nil
+	case r.Verdict == Passed || (r.Verdict == Warning && r.Level != LevelShould):
+		msg := "stale baseline entry: it passed; remove it from the baseline (" + r.Baselined + ")"
+		if staleFails {
+			c.Failure = &junitFailure{Message: msg, Type: "stale-baseline"}
+		} else {
+			c.SystemOut = strings.TrimSpace(c.SystemOut + "\n" + msg)
+		}
+	}
+	return c
+}
+
+// knownScenario is a failed scenario's case, skipped as a known failure when every
+// requirement it failed is in the baseline.
+func knownScenario(c junitCase, sc *ScenarioResult, reqs []RequirementResult) junitCase {
+	if c.Failure == nil || len(sc.Requirements) == 0 {
+		return c
+	}
+	var why []string
+	for _, id := range sc.Requirements {
+		for _, r := range reqs {
+			if r.ID != id || r.Verdict != Failed {
+				continue
+			}
+			if r.Baselined == "" {
+				return c
+			}
+			why = append(why, id+": "+r.Baselined)
+		}
+	}
+	if len(why) == 0 {
+		return c
+	}
+	c.Skipped = &junitSkipped{Message: "known failure (baseline: " + strings.Join(why, "; ") + "): " + c.Failure.Message}
+	c.SystemOut, c.Failure = c.Failure.Text, nil
+	return c
 }

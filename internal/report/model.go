@@ -46,8 +46,10 @@ type Report struct {
 	TagFilter string    `json:"tag_filter,omitempty"`
 	// Interrupted: the run was stopped before its end (Ctrl-C, SIGTERM): its results are
 	// partial and its outcome is COULD NOT FINISH, whatever they say.
-	Interrupted  bool                `json:"interrupted,omitempty"`
-	Notices      []string            `json:"notices,omitempty"` // e.g. "server certificate verification disabled"
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Notices     []string `json:"notices,omitempty"` // e.g. "server certificate verification disabled"
+	// Baseline is the known-failures file the run was judged with, if any.
+	Baseline     *BaselineUse        `json:"baseline,omitempty"`
 	Summary      Summary             `json:"summary"`
 	Requirements []RequirementResult `json:"requirements"`
 	Scenarios    []ScenarioResult    `json:"scenarios"`
@@ -88,6 +90,9 @@ type RequirementResult struct {
 	// Waived is the reason of the bank profile's waiver for this requirement, if it has
 	// one: left unchecked (skipped, inconclusive), it does not keep the run from COMPLIANT.
 	Waived string `json:"waived,omitempty"`
+	// Baselined is the reason the --baseline file gives for expecting this requirement to
+	// fail: a failure it expects does not keep the run from passing the gate.
+	Baselined string `json:"baselined,omitempty"`
 }
 
 // ScenarioResult is one scenario of one feature, as it ran.

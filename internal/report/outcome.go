@@ -16,6 +16,9 @@ const (
 	SetupError     Outcome = "SETUP ERROR"
 	CouldNotFinish Outcome = "COULD NOT FINISH"
 	Incomplete     Outcome = "INCOMPLETE"
+	// CompliantWithKnownFailures: every failure in scope is a known one, listed in the
+	// --baseline file; a CI gate passes (exit 0) and the report still shows each.
+	CompliantWithKnownFailures Outcome = "COMPLIANT WITH KNOWN FAILURES"
 )
 
 // The exit code of each outcome.
@@ -30,7 +33,7 @@ const (
 // ExitCode is the process exit code that stands for o.
 func (o Outcome) ExitCode() int {
 	switch o {
-	case Compliant:
+	case Compliant, CompliantWithKnownFailures:
 		return ExitCompliant
 	case NotCompliant:
 		return ExitNotCompliant
@@ -59,6 +62,14 @@ type Decision struct {
 	// Waived lists the requirements that could not be checked but did not block COMPLIANT
 	// because the bank profile waives them, with the waiver's reason.
 	Waived []Blocker `json:"waived,omitempty"`
+	// Known lists the failures in scope that the --baseline file expects, with the
+	// failure's reason and the baseline's (Blocker.Baseline): they do not block.
+	Known []Blocker `json:"known_failures,omitempty"`
+	// Stale lists the baseline's requirements that passed in this run, with the
+	// baseline's reason: the entry is out of date. With --strict-baseline they make the
+	// exit code 1 (StaleFails).
+	Stale      []Blocker `json:"stale_baseline,omitempty"`
+	StaleFails bool      `json:"stale_fails,omitempty"`
 	// Hint is advice on the setup when the blockers share a cause the user can fix.
 	Hint string `json:"hint,omitempty"`
 	// Partial: the run was interrupted; its verdicts cover only what ran before.
@@ -72,6 +83,8 @@ type Blocker struct {
 	Verdict Verdict `json:"verdict"`
 	// Reason is the requirement's reason (what would complete it), or the waiver's.
 	Reason string `json:"reason"`
+	// Baseline is the --baseline file's reason for a known failure or a stale entry.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // Decide is the outcome of a run whose requirements got the verdicts reqs, from the
@@ -82,15 +95,20 @@ type Blocker struct {
 // first rule that applies wins:
 //
 //   - interrupted: COULD NOT FINISH, partial, never COMPLIANT or NOT COMPLIANT;
-//   - a requirement in scope failed, waived or not: NOT COMPLIANT;
+//   - a requirement in scope failed, waived or not, that the baseline does not expect:
+//     NOT COMPLIANT;
 //   - none in scope passed (with or without a warning): INCOMPLETE, a run that checked
 //     nothing vouches for nothing;
 //   - one in scope was skipped or inconclusive, and the profile does not waive it:
 //     INCOMPLETE;
-//   - else COMPLIANT.
+//   - else COMPLIANT, or COMPLIANT WITH KNOWN FAILURES when the baseline expected failures.
+//
+// Baselined requirements (RequirementResult.Baselined) that failed are listed in Known;
+// those that passed, in Stale (see baseline.go).
 func Decide(reqs []RequirementResult, scenarios []ScenarioResult, tagged, interrupted bool) Decision {
 	var inScope, checked, warned int
-	var failed, open, waived []Blocker
+	var failed, open, waived, known []Blocker
+	stale := staleEntries(reqs)
 	for _, r := range reqs {
 		if r.Level == LevelShould || r.Verdict == NotTested || r.Verdict == NotApplicable {
 			continue
@@ -104,7 +122,12 @@ func Decide(reqs []RequirementResult, scenarios []ScenarioResult, tagged, interr
 			checked++
 			warned++
 		case Failed:
-			failed = append(failed, b)
+			if r.Baselined != "" {
+				b.Baseline = r.Baselined
+				known = append(known, b)
+			} else {
+				failed = append(failed, b)
+			}
 		default: // skipped, inconclusive, or a verdict left empty: not checked
 			if r.Waived != "" {
 				b.Reason = r.Waived
@@ -126,15 +149,15 @@ func Decide(reqs []RequirementResult, scenarios []ScenarioResult, tagged, interr
 		}
 		return fmt.Sprintf("%d %s in scope", n, noun)
 	}
-	d := Decision{Waived: waived}
+	d := Decision{Waived: waived, Known: known, Stale: stale}
 	switch {
 	case interrupted:
 		d.Outcome, d.Partial = CouldNotFinish, true
 		d.Scope = fmt.Sprintf("the run was interrupted before its end; partial results: %d of the %s checked and passed, %d failed, before it stopped. Run it again for a verdict",
-			checked, set(inScope), len(failed))
+			checked, set(inScope), len(failed)+len(known))
 	case len(failed) > 0:
 		d.Outcome, d.Blocking = NotCompliant, failed
-		d.Scope = fmt.Sprintf("%d of the %s failed: %s", len(failed), set(inScope), ids(failed))
+		d.Scope = fmt.Sprintf("%d of the %s failed: %s", len(failed), set(inScope), ids(failed)) + knownNote(known)
 	case checked == 0:
 		d.Outcome, d.Blocking = Incomplete, open
 		if inScope == 0 {
@@ -142,9 +165,15 @@ func Decide(reqs []RequirementResult, scenarios []ScenarioResult, tagged, interr
 		} else {
 			d.Scope = fmt.Sprintf("none of the %s could be checked: nothing failed, and nothing was proved", set(inScope))
 		}
+		if len(known) > 0 {
+			d.Scope = fmt.Sprintf("none of the %s passed: %d failed as the baseline expects (%s), and nothing was proved", set(inScope), len(known), ids(known))
+		}
 	case len(open) > 0:
 		d.Outcome, d.Blocking = Incomplete, open
-		d.Scope = fmt.Sprintf("nothing failed, but %d of the %s could not be checked (skipped or inconclusive): %s", len(open), set(inScope), ids(open))
+		d.Scope = fmt.Sprintf("nothing failed, but %d of the %s could not be checked (skipped or inconclusive): %s", len(open), set(inScope), ids(open)) + knownNote(known)
+	case len(known) > 0:
+		d.Outcome = CompliantWithKnownFailures
+		d.Scope = fmt.Sprintf("%d of the %s failed as the baseline expects: %s; the other %d checked and passed", len(known), set(inScope), ids(known), checked)
 	default:
 		d.Outcome = Compliant
 		switch {
@@ -170,7 +199,7 @@ func Decide(reqs []RequirementResult, scenarios []ScenarioResult, tagged, interr
 		d.Hint = journeyHint(scenarios)
 	}
 	d.ExitCode = d.Outcome.ExitCode()
-	d.Headline = headline(d.Outcome, d.Scope)
+	d.Headline = headline(d.Outcome, d.Scope) + staleNote(stale)
 	return d
 }
 

@@ -120,7 +120,8 @@ func distinctReasons(ss []*ScenarioResult) string {
 
 // Summarize fills rep.Summary from rep.Requirements and rep.Scenarios: the counts (every
 // verdict has an entry in both maps, zero included) and the run's outcome, by Decide.
-// Summary.Passed is true exactly when the outcome is COMPLIANT.
+// Summary.Passed is true exactly when the outcome is COMPLIANT (not with known failures)
+// and the exit code 0.
 func Summarize(rep *Report) {
 	s := Summary{
 		Requirements: map[Verdict]int{},
@@ -138,6 +139,9 @@ func Summarize(rep *Report) {
 		s.Exchanges += len(sc.Exchanges)
 	}
 	s.Decision = Decide(rep.Requirements, rep.Scenarios, rep.TagFilter != "", rep.Interrupted)
-	s.Passed = s.Outcome == Compliant
+	if rep.Baseline != nil && rep.Baseline.Strict {
+		s.Decision = StrictBaseline(s.Decision)
+	}
+	s.Passed = s.Outcome == Compliant && s.ExitCode == ExitCompliant
 	rep.Summary = s
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/seal"
 	"github.com/stetconform/stetconform/internal/state"
 	"github.com/stetconform/stetconform/steps"
 )
@@ -69,6 +70,15 @@ type Options struct {
 	// "" is state.DefaultPath() with a bank profile and no state with the embedded bank
 	// (whose tokens die with it); "none" keeps no state.
 	StateFile string
+	// Baseline is a file of known failures (report.LoadBaseline): failures it lists do not
+	// keep the run from exit 0. StrictBaseline makes a stale entry exit 1.
+	Baseline       string
+	StrictBaseline bool
+	// RerunFailed is an earlier report.json: only the requirements that failed or were
+	// inconclusive there are run (and with Tags, those of them Tags selects).
+	RerunFailed string
+	// Seal, when set, signs report.json into report.json.jws.
+	Seal *seal.Signer
 }
 
 // Result is what a run produced.
@@ -117,6 +127,24 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Format != "progress" && opts.Format != "pretty" {
 		return nil, badInput(fmt.Errorf("--format %q: use progress or pretty", opts.Format))
 	}
+	if err := checkTags(opts.Tags); err != nil {
+		return nil, err
+	}
+	if opts.Concurrency < 0 {
+		return nil, badInput(fmt.Errorf("--concurrency %d: give the number of scenarios run at once, 1 or more", opts.Concurrency))
+	}
+	// godog's pretty format prints each scenario as it ends: with scenarios in parallel,
+	// the features' lines interleave. It reads as the features only one at a time.
+	prettyNote := ""
+	if opts.Format == "pretty" {
+		switch {
+		case opts.Concurrency > 1:
+			return nil, badInput(fmt.Errorf("--format pretty prints the features in order, one scenario at a time: it cannot be combined with --concurrency %d (use --format progress for parallel runs)", opts.Concurrency))
+		case opts.Concurrency == 0:
+			opts.Concurrency = 1
+			prettyNote = "--format pretty: one scenario at a time, so that each feature reads in order (--format progress runs 8 at once).\n"
+		}
+	}
 	catalogue, err := features.Catalogue()
 	if err != nil {
 		return nil, cannotRun(err)
@@ -125,8 +153,33 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, cannotRun(err)
 	}
+	tags := opts.Tags
+	var rerun []string
+	if opts.RerunFailed != "" {
+		var filter string
+		if filter, rerun, err = rerunFilter(opts.RerunFailed); err != nil {
+			return nil, badInput(err)
+		}
+		tags = andTags(filter, opts.Tags)
+	}
+	var baseline report.Baseline
+	if opts.Baseline != "" {
+		known := map[string]bool{}
+		for _, r := range catalogue {
+			known[r.ID] = true
+		}
+		if baseline, err = report.LoadBaseline(opts.Baseline, known); err != nil {
+			return nil, badInput(err)
+		}
+	}
 
-	rep := &report.Report{Tool: report.Tool{Name: "stetconform", Version: Version}, TagFilter: opts.Tags}
+	rep := &report.Report{Tool: report.Tool{Name: "stetconform", Version: Version}, TagFilter: tags}
+	if opts.Baseline != "" {
+		rep.Baseline = &report.BaselineUse{File: opts.Baseline, Entries: len(baseline), Strict: opts.StrictBaseline}
+	}
+	if len(rerun) > 0 {
+		rep.Notices = append(rep.Notices, fmt.Sprintf("This run reruns only what failed or was inconclusive in %s: the scenarios of %s.", opts.RerunFailed, strings.Join(rerun, ", ")))
+	}
 	var prof *profile.Profile
 	if opts.Profile == "" {
 		bank, err := startEmbedded(opts.Bank)
@@ -163,6 +216,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	redactor := report.NewRedactor()
 	redactor.Add(prof.Secrets...)
 	console := redactor.Writer(opts.Console)
+	fmt.Fprint(console, prettyNote)
 
 	newDriver, notices, err := psuDrivers(prof, opts, rep.Bank.Embedded, console)
 	if err != nil {
@@ -195,6 +249,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
 		State: store, RunID: rep.Started.UTC().Format(time.RFC3339)}
 	ended := newEndings(ctx, index)
+	godogOut := console
+	if opts.Format == "pretty" {
+		godogOut = hideStepDefinitions(console)
+	}
 	suite := godog.TestSuite{
 		Name: "stetconform",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) {
@@ -204,9 +262,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Options: &godog.Options{
 			FS:             features.FS,
 			Paths:          []string{"."},
-			Tags:           opts.Tags,
+			Tags:           tags,
 			Format:         opts.Format + ",cucumber:" + cucumberPath,
-			Output:         console,
+			Output:         godogOut,
 			NoColors:       !opts.Color,
 			Strict:         true,
 			Concurrency:    concurrency,
@@ -215,7 +273,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	status := suite.Run()
 	rep.Finished = time.Now()
-	if f, ok := console.(interface{ Flush() error }); ok {
+	if f, ok := godogOut.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}
 
@@ -238,11 +296,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		case status != 0:
 			return nil, cannotRun(fmt.Errorf("godog could not run the features (status %d)", status))
 		}
-		return nil, badInput(fmt.Errorf("the tag filter %q selects no scenario (tags use godog's syntax: \"@token && ~@expiry\", \"@AUTHZ-01,@AUTHZ-02\")", opts.Tags))
+		return nil, badInput(fmt.Errorf("the tag filter %q selects no scenario: no scenario carries that combination of tags (%s)", tags, tagSyntax))
 	}
 	rep.Requirements = report.Aggregate(catalogue, rep.Scenarios)
-	notSelected(rep.Requirements, opts.Tags != "", interrupted)
+	notSelected(rep.Requirements, tags != "", interrupted)
 	report.ApplyWaivers(rep.Requirements, prof.WaiverReasons())
+	report.ApplyBaseline(rep.Requirements, baseline)
 	report.Summarize(rep)
 	redactor.Report(rep)
 
@@ -252,6 +311,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if err := report.WriteAll(opts.OutDir, rep, []byte(redactor.String(string(cucumber)))); err != nil {
 		return nil, cannotRun(err)
+	}
+	if opts.Seal != nil {
+		jws, err := opts.Seal.SignFile(filepath.Join(opts.OutDir, "report.json"))
+		if err != nil {
+			return nil, cannotRun(err)
+		}
+		fmt.Fprintf(console, "Signed: %s (by %s)\n", jws, opts.Seal.Who())
 	}
 	report.WriteConsoleSummary(console, rep, opts.Color)
 	label := ""
