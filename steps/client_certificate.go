@@ -146,7 +146,7 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	}
 	switch {
 	case a.status == 0 && a.err != nil:
-		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint gave no HTTP answer (%s), which does not say why", evidence.Describe(a.err))
+		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint gave %s, which does not say why", a)
 	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden,
 		a.status >= 400 && slices.Contains(roleRefusals, a.str("error")):
 		w.roleRefusedAt = "the token endpoint (" + a.String() + ")"
