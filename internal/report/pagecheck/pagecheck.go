@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -108,7 +107,7 @@ type Box struct {
 	Visible bool    `json:"visible"` // it has a size: not display:none, not in a closed <details>
 	Top     float64 `json:"top"`
 	Height  float64 `json:"height"`
-	Text    string  `json:"text"` // its text, to say in a failure which element it was
+	Text    string  `json:"text"` // its text as drawn (the head of it), to say which element it was
 }
 
 // BoxOf measures the first element matching the CSS selector.
@@ -118,7 +117,7 @@ func (p *Page) BoxOf(selector string) (Box, error) {
 		if (!e) return {found: false, visible: false, top: 0, height: 0, text: ""};
 		const r = e.getBoundingClientRect();
 		return {found: true, visible: r.width > 0 && r.height > 0, top: r.top + window.scrollY, height: r.height,
-			text: e.textContent.trim().replace(/\s+/g, " ").slice(0, 120)};
+			text: e.innerText.trim().replace(/\s+/g, " ").slice(0, 400)};
 	})()`, selector))
 }
 
@@ -143,6 +142,15 @@ func (p *Page) Screenshot(full bool) ([]byte, error) {
 // Close ends the browser and removes its profile.
 func (p *Page) Close() { p.cancel() }
 
+// T is what the checks need of a test: testing.T, or GinkgoT() in the suites (which
+// cannot be a testing.TB).
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Logf(format string, args ...any)
+}
+
 // FirstScreen is how far down a reader sees without scrolling, in CSS pixels.
 const FirstScreen = 1000
 
@@ -150,7 +158,7 @@ const FirstScreen = 1000
 // reads outcome and, when the run has a failed or inconclusive check (problems), the
 // heading of the first one, both end within the first screen; and the page made no
 // request but for its own file.
-func CheckFirstScreen(t testing.TB, p *Page, outcome string, problems bool) {
+func CheckFirstScreen(t T, p *Page, outcome string, problems bool) {
 	t.Helper()
 	banner, err := p.BoxOf("#outcome .verdict")
 	if err != nil {
@@ -180,7 +188,7 @@ func CheckFirstScreen(t testing.TB, p *Page, outcome string, problems bool) {
 // SaveScreenshots writes the first screen and the whole page as PNG files named after
 // name into the directory STETCONFORM_SCREENSHOTS names, when it is set: a person
 // looks at them, which no assertion replaces.
-func SaveScreenshots(t testing.TB, p *Page, name string) {
+func SaveScreenshots(t T, p *Page, name string) {
 	t.Helper()
 	dir := os.Getenv("STETCONFORM_SCREENSHOTS")
 	if dir == "" {
