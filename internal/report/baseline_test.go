@@ -153,7 +153,7 @@ func TestWritersShowTheBaseline(t *testing.T) {
 	if err := WriteHTML(&page, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Known failures, expected by the baseline <code>ci/baseline.yaml</code>", "Stale baseline entries", "In the baseline of known failures: JIRA-123", `<section class="banner ok">`} {
+	for _, want := range []string{"Known failures, expected by the baseline <code>ci/baseline.yaml</code>", "Stale baseline entries", "In the baseline of known failures: JIRA-123", `<section class="banner ok" id="outcome">`} {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("report.html lacks %q", want)
 		}

@@ -202,7 +202,7 @@ func TestWritersAgreeOnTheOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := page.String()
-	for _, want := range []string{`<section class="banner open">`, `<div class="verdict">INCOMPLETE</div>`, "What would complete the run:",
+	for _, want := range []string{`<section class="banner open" id="outcome">`, `<div class="verdict">INCOMPLETE</div>`, "What would complete the run:",
 		"the bank answered 429 &lt;b&gt;", `<span class="badge waived">waived</span>`, "Waived by the bank profile: our QTSP", `class="badge v-inconclusive"`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report.html lacks %q", want)

@@ -218,7 +218,7 @@ func TestWriteHTML(t *testing.T) {
 	if strings.Contains(page, strings.Repeat("A", htmlBodyLimit+1)) {
 		t.Error("a long body was not shortened")
 	}
-	if i, j := strings.Index(page, "<h2>Failures</h2>"), strings.Index(page, "<h2>Scenarios</h2>"); i < 0 || j < i {
+	if i, j := strings.Index(page, "<h2>Failures and inconclusive checks</h2>"), strings.Index(page, "<h2>Scenarios</h2>"); i < 0 || j < i {
 		t.Error("failures should come before the scenarios")
 	}
 }
