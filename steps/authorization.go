@@ -225,7 +225,7 @@ func (w *World) psuApproved(ctx context.Context, c *profile.Client) error {
 	if q.Get("code") == "" {
 		return fmt.Errorf("the bank called the callback without a code (error=%q, error_description=%q)", q.Get("error"), q.Get("error_description"))
 	}
-	w.code, w.codeReceived = q.Get("code"), time.Now()
+	w.code, w.codeReceived, w.codeLeftToExpire = q.Get("code"), time.Now(), false
 	return nil
 }
 

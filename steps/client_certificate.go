@@ -83,6 +83,11 @@ func (w *World) clientRefused(option, mode string) error {
 		return err
 	}
 	strict := option == "client_mismatch"
+	if a.status != http.StatusOK {
+		if err := w.codeMayHaveExpired(); err != nil {
+			return err
+		}
+	}
 	if a.err != nil && a.status == 0 { // no HTTP answer at all: a TLS-level refusal?
 		if mode == "http" {
 			return fmt.Errorf("expected HTTP 400 or 401 with error invalid_client (the profile declares %s: http); %s", option, a)

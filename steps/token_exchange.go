@@ -162,10 +162,25 @@ func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, re
 	if w.verifier != "" {
 		f.Set("code_verifier", w.verifier)
 	}
+	// A code sent when it may have expired makes a refusal ambiguous: its expiry, or what
+	// the check altered (TOKEN-08 lets its code expire on purpose).
+	life := w.p.Options.CodeLifetime
+	w.lateCode = life > 0 && !w.codeLeftToExpire && !w.codeReceived.IsZero() &&
+		time.Since(w.codeReceived) > life-w.p.Options.ExpirySkew
 	var a *answer
 	w.sharingGate(clientID, func() { a = w.postToken(ctx, cert, f) })
 	w.leaveConsent()
 	return a
+}
+
+// codeMayHaveExpired says why a refused code exchange proves nothing: the code was sent
+// when it may already have expired.
+func (w *World) codeMayHaveExpired() error {
+	if !w.lateCode {
+		return nil
+	}
+	return w.inconclusive("the code was sent %s after the callback brought it, past its declared lifetime of %s (less the skew): its refusal may be its expiry, not what this check altered",
+		time.Since(w.codeReceived).Round(time.Millisecond), w.p.Options.CodeLifetime)
 }
 
 // codeStillWorks is the positive control of a refused code exchange: the same code, sent
@@ -362,6 +377,11 @@ func (w *World) expiresInPositive() error {
 // refusedWith checks an RFC 6749 section 5.2 refusal with one of the given error codes.
 func (w *World) refusedWith(codes ...string) error {
 	a := w.last
+	if a.status != http.StatusOK {
+		if err := w.codeMayHaveExpired(); err != nil {
+			return err
+		}
+	}
 	if err := w.notARefusal(a); err != nil {
 		return err
 	}
@@ -478,6 +498,7 @@ func (w *World) getRefused() error {
 // waitForCodeExpiry waits out the code lifetime the bank declares (options.code_lifetime),
 // counted from the callback, when the profile allows waiting that long.
 func (w *World) waitForCodeExpiry(ctx context.Context) error {
+	w.codeLeftToExpire = true
 	w.leaveConsent() // a code left to expire need not keep expiry checks waiting
 	life, skew := w.p.Options.CodeLifetime, w.p.Options.ExpirySkew
 	switch {

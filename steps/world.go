@@ -99,9 +99,12 @@ type World struct {
 	verifier     string // the PKCE code_verifier of the authorization request, if any
 	code         string
 	codeReceived time.Time // when the callback brought the code
-	tokens       *tokenSet // the current tokens
-	previous     *tokenSet // the tokens before the last refresh
-	last         *answer   // the bank's last answer to a token or resource request
+	// lateCode: the last code exchange was sent past the code's declared lifetime, unless
+	// codeLeftToExpire says the scenario let it expire on purpose (TOKEN-08).
+	lateCode, codeLeftToExpire bool
+	tokens                     *tokenSet // the current tokens
+	previous                   *tokenSet // the tokens before the last refresh
+	last                       *answer   // the bank's last answer to a token or resource request
 
 	beforeRefresh    string // the access token a refresh replaces (REFRESH-01)
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
