@@ -41,7 +41,7 @@ func TestBrowserDriver(t *testing.T) {
 			AuthorizeURL:   b.authorizeURL(),
 			CallbackPrefix: b.callback,
 			Script:         script,
-			Timeout:        20 * time.Second,
+			Timeout:        generous,
 		})
 	}
 

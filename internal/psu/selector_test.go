@@ -359,7 +359,7 @@ func TestBothDriversPickTheSameElements(t *testing.T) {
 			posted := func(d Driver) url.Values {
 				t.Helper()
 				out, err := d.Drive(context.Background(), Journey{
-					AuthorizeURL: b.srv.URL + "/pick", CallbackPrefix: b.callback, Script: Script{tt.step}, Timeout: 20 * time.Second,
+					AuthorizeURL: b.srv.URL + "/pick", CallbackPrefix: b.callback, Script: Script{tt.step}, Timeout: generous,
 				})
 				if err != nil {
 					t.Fatalf("%T: %v", d, err)
