@@ -27,8 +27,9 @@ import (
 // has a listed key: listing the CA's key lets any server that sends the public CA
 // certificate along pass, and listing the bank's server key covers only the hosts probed
 // beforehand, and any server that presents that certificate as an intermediate. CDP's
-// Security.setIgnoreCertificateErrors is all or nothing, and its certificateError event
-// does not carry the certificate, so Go cannot verify the chain Chromium was given.
+// Security.setIgnoreCertificateErrors is all or nothing, and the protocol has no
+// per-error handling any more (the certificateError event is gone from cdproto v0.159.0,
+// and never carried the certificate), so Go cannot verify the chain Chromium was given.
 
 // certutilHint says how to get certutil, which builds the NSS database.
 const certutilHint = "install it (Debian: apt-get install libnss3-tools)"
