@@ -2,6 +2,7 @@ package psu
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,12 +26,12 @@ import (
 type BrowserOptions struct {
 	// Executable is the Chromium to run; empty means FindChromium("").
 	Executable string
-	// RootCAsPEM is accepted for symmetry with the TPP clients but Chromium cannot use it:
-	// it trusts its own store (NSS on Linux), and a bank whose CA is not there needs
-	// IgnoreCertErrors.
-	RootCAsPEM []byte
-	// IgnoreCertErrors makes Chromium accept any server certificate. Only for the embedded
-	// reference bank, whose test CA no browser trusts; the run must say it was set.
+	// TrustCAsPEM is the bank's private CA bundle (the profile's tls.ca), PEM. Chromium
+	// then trusts these CAs for TLS servers besides its own roots, in a database of its
+	// own for each journey (see browsertrust.go); NSS's certutil must be installed.
+	TrustCAsPEM []byte
+	// IgnoreCertErrors makes Chromium accept any server certificate, for a profile that
+	// sets tls.insecure_skip_verify; the run must say it was set.
 	IgnoreCertErrors bool
 }
 
@@ -50,6 +51,31 @@ type BrowserDriver struct {
 // NewBrowserDriver returns a browser driver; Chromium is looked for when a journey starts.
 func NewBrowserDriver(opts BrowserOptions) *BrowserDriver {
 	return &BrowserDriver{opts: opts, pressQuiet: pressQuiet, endQuiet: endQuiet}
+}
+
+// CheckTrust says whether Chromium can be made to trust TrustCAsPEM: the bundle holds
+// certificates and certutil is installed. Drive checks it too, but a run had better
+// stop once, before its first journey.
+func (d *BrowserDriver) CheckTrust() error {
+	_, _, err := d.trust()
+	return err
+}
+
+// trust returns the CAs to trust besides Chromium's own roots (nil: none) and the
+// certutil that adds them.
+func (d *BrowserDriver) trust() ([]*x509.Certificate, string, error) {
+	if len(d.opts.TrustCAsPEM) == 0 {
+		return nil, "", nil
+	}
+	cas, err := parseCAs(d.opts.TrustCAsPEM)
+	if err != nil {
+		return nil, "", err
+	}
+	certutil, err := findCertutil()
+	if err != nil {
+		return nil, "", err
+	}
+	return cas, certutil, nil
 }
 
 // chromiumNames are looked for on PATH, in this order.
@@ -101,9 +127,20 @@ func (d *BrowserDriver) Drive(ctx context.Context, j Journey) (*Outcome, error) 
 	if err != nil {
 		return out, err
 	}
+	cas, certutil, err := d.trust()
+	if err != nil {
+		return out, err
+	}
 
 	bctx, bcancel := context.WithTimeout(ctx, j.timeout()+diagnosticsGrace)
 	defer bcancel()
+	var home string // with tls.ca: Chromium's HOME, whose NSS database trusts its CAs
+	if cas != nil {
+		if home, err = trustHome(bctx, certutil, cas); err != nil {
+			return out, err
+		}
+		defer os.RemoveAll(home) // deferred before acancel, so it runs after the browser has exited
+	}
 	// The defaults bring headless, no-first-run, disable-background-networking and
 	// disable-sync; without a user-data-dir flag chromedp makes a fresh profile in a
 	// temporary directory and removes it when the browser has exited.
@@ -122,6 +159,9 @@ func (d *BrowserDriver) Drive(ctx context.Context, j Journey) (*Outcome, error) 
 	if d.opts.IgnoreCertErrors {
 		opts = append(opts, chromedp.IgnoreCertErrors)
 	}
+	if home != "" {
+		opts = append(opts, chromedp.Env("HOME="+home))
+	}
 	actx, acancel := chromedp.NewExecAllocator(bctx, opts...)
 	defer acancel() // waits for the browser to exit and its profile to be removed
 	tctx, tcancel := chromedp.NewContext(actx, chromedp.WithErrorf(formatOnly), chromedp.WithLogf(formatOnly))
@@ -133,7 +173,7 @@ func (d *BrowserDriver) Drive(ctx context.Context, j Journey) (*Outcome, error) 
 	jctx, jcancel := context.WithTimeout(tctx, j.timeout())
 	defer jcancel()
 	b := &browserRun{j: j, out: out, tab: tctx, journey: jctx, captured: make(chan struct{}), changed: make(chan struct{}),
-		pressQuiet: d.pressQuiet, endQuiet: d.endQuiet}
+		pressQuiet: d.pressQuiet, endQuiet: d.endQuiet, trusted: cas != nil}
 	err = b.run()
 	b.mu.Lock()
 	out.Redirects, out.Callback = b.redirects, b.callback
@@ -165,6 +205,7 @@ type browserRun struct {
 	journey context.Context
 
 	pressQuiet, endQuiet time.Duration
+	trusted              bool // Chromium trusts the CAs of tls.ca
 
 	mainFrame cdp.FrameID
 
@@ -201,7 +242,10 @@ func (b *browserRun) run() error {
 	if err := chromedp.Do(ctx, chromedp.Navigate(b.j.AuthorizeURL)); err != nil && !b.done() {
 		hint := ""
 		if strings.Contains(err.Error(), "ERR_CERT") {
-			hint = " (Chromium does not trust the bank's certificate: add its CA to Chromium's store)"
+			hint = " (Chromium does not trust the bank's certificate: set tls.ca in the bank profile to the CA that issued it)"
+			if b.trusted {
+				hint = " (Chromium does not trust the bank's certificate: it is not issued for this host by a CA of tls.ca, or not valid now)"
+			}
 		}
 		return fmt.Errorf("opening the authorization URL %s: %v%s", b.j.AuthorizeURL, err, hint)
 	}

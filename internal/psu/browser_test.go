@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,20 +24,24 @@ func TestFetchPattern(t *testing.T) {
 }
 
 // TestBrowserDriver runs the fake bank's journeys in headless Chromium. The fake bank's
-// certificate is from httptest's CA, which Chromium does not trust: IgnoreCertErrors.
+// certificate is from a private CA, which the driver is told to trust as a profile's
+// tls.ca would.
 func TestBrowserDriver(t *testing.T) {
 	exe, err := FindChromium("")
 	if err != nil {
 		t.Skipf("no browser to run the browser driver: %v", err)
 	}
-	d := NewBrowserDriver(BrowserOptions{Executable: exe, IgnoreCertErrors: true})
+	if _, err := findCertutil(); err != nil {
+		t.Skipf("no certutil to trust the fake bank's CA: %v", err)
+	}
+	d := NewBrowserDriver(BrowserOptions{Executable: exe, TrustCAsPEM: testPKI().CA.CertPEM()})
 	d.pressQuiet, d.endQuiet = 300*time.Millisecond, 500*time.Millisecond // the fake bank is quick
 	drive := func(b *fakeBank, script Script) (*Outcome, error) {
 		return d.Drive(context.Background(), Journey{
 			AuthorizeURL:   b.authorizeURL(),
 			CallbackPrefix: b.callback,
 			Script:         script,
-			Timeout:        20 * time.Second,
+			Timeout:        generous,
 		})
 	}
 
@@ -88,13 +94,59 @@ func TestBrowserDriver(t *testing.T) {
 			t.Errorf("callback %v", out.Callback)
 		}
 	})
-	t.Run("untrusted certificate", func(t *testing.T) {
+	t.Run("a host under another CA", func(t *testing.T) {
+		t.Parallel()
+		other, err := testPKI().Untrusted.IssueServer([]string{"127.0.0.1"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newFakeBankCert(t, other)
+		_, err = drive(b, approveScript)
+		if err == nil || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") || !strings.Contains(err.Error(), "not issued for this host by a CA of tls.ca") {
+			t.Errorf("error = %v, want ERR_CERT_AUTHORITY_INVALID with a hint", err)
+		}
+	})
+	t.Run("a certificate of the trusted CA for another host", func(t *testing.T) {
+		t.Parallel()
+		other, err := testPKI().CA.IssueServer([]string{"bank.invalid"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newFakeBankCert(t, other)
+		_, err = drive(b, approveScript)
+		if err == nil || !strings.Contains(err.Error(), "ERR_CERT_COMMON_NAME_INVALID") {
+			t.Errorf("error = %v, want ERR_CERT_COMMON_NAME_INVALID", err)
+		}
+	})
+	t.Run("the trusted bank sends the browser to a host under another CA", func(t *testing.T) {
+		t.Parallel()
+		other, err := testPKI().Untrusted.IssueServer([]string{"127.0.0.1"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		elsewhere := newFakeBankCert(t, other)
+		b := newFakeBank(t)
+		out, err := d.Drive(context.Background(), Journey{
+			AuthorizeURL: b.srv.URL + "/to?url=" + url.QueryEscape(elsewhere.authorizeURL()), CallbackPrefix: b.callback, Script: approveScript, Timeout: generous,
+		})
+		if err == nil || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") {
+			t.Errorf("error = %v, want ERR_CERT_AUTHORITY_INVALID", err)
+		}
+		if out.Redirects != 1 || out.LastURL != elsewhere.authorizeURL() {
+			t.Errorf("outcome = %+v, want one redirect, to %s", out, elsewhere.authorizeURL())
+		}
+		elsewhere.mu.Lock()
+		defer elsewhere.mu.Unlock()
+		if len(elsewhere.logins) != 0 {
+			t.Errorf("the untrusted host got %d logins", len(elsewhere.logins))
+		}
+	})
+	t.Run("no tls.ca: only Chromium's own roots", func(t *testing.T) {
 		t.Parallel()
 		b := newFakeBank(t)
 		strict := NewBrowserDriver(BrowserOptions{Executable: exe})
-		_, err := strict.Drive(context.Background(), Journey{AuthorizeURL: b.authorizeURL(), CallbackPrefix: b.callback, Script: approveScript, Timeout: 10 * time.Second})
-		t.Logf("error: %v", err)
-		if err == nil || !strings.Contains(err.Error(), "ERR_CERT") || !strings.Contains(err.Error(), "does not trust the bank's certificate") {
+		_, err := strict.Drive(context.Background(), Journey{AuthorizeURL: b.authorizeURL(), CallbackPrefix: b.callback, Script: approveScript, Timeout: generous})
+		if err == nil || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") || !strings.Contains(err.Error(), "set tls.ca in the bank profile") {
 			t.Errorf("error = %v, want a certificate error with a hint", err)
 		}
 	})
@@ -127,4 +179,62 @@ func TestBrowserDriver(t *testing.T) {
 			t.Errorf("outcome = %+v", out)
 		}
 	})
+}
+
+// generous bounds a journey that is expected to end well before it: long enough for a
+// machine loaded by other tests, and a journey that ends does not wait for it.
+const generous = 60 * time.Second
+
+// TestBrowserTrustLeavesHome checks that trusting the bank's CA writes nothing in the
+// user's HOME (where Chromium's NSS database is), and that the journey's HOME goes.
+func TestBrowserTrustLeavesHome(t *testing.T) {
+	exe, err := FindChromium("")
+	if err != nil {
+		t.Skipf("no browser to run the browser driver: %v", err)
+	}
+	if _, err := findCertutil(); err != nil {
+		t.Skipf("no certutil to trust the fake bank's CA: %v", err)
+	}
+	home, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("TMPDIR", tmp)
+	b := newFakeBank(t)
+	d := NewBrowserDriver(BrowserOptions{Executable: exe, TrustCAsPEM: testPKI().CA.CertPEM()})
+	d.pressQuiet, d.endQuiet = 300*time.Millisecond, 500*time.Millisecond
+	out, err := d.Drive(context.Background(), Journey{AuthorizeURL: b.authorizeURL(), CallbackPrefix: b.callback, Script: approveScript, Timeout: generous})
+	if err != nil {
+		t.Fatalf("Drive: %v", err)
+	}
+	if out.Callback.Query().Get("code") != bankCode {
+		t.Errorf("callback = %s", out.Callback)
+	}
+	if left, _ := filepath.Glob(filepath.Join(home, "*")); len(left) != 0 {
+		t.Errorf("written in HOME: %v", left)
+	}
+	// Chromium's own shared-memory files may stay in TMPDIR; the journey's HOME must not.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "stetconform-psu-home-*")); len(left) != 0 {
+		t.Errorf("the journey's HOME is left: %v", left)
+	}
+}
+
+func TestBrowserTrustErrors(t *testing.T) {
+	exe, noBrowser := FindChromium("")
+	d := NewBrowserDriver(BrowserOptions{Executable: "/nonexistent/chromium", TrustCAsPEM: []byte("not PEM")})
+	if err := d.CheckTrust(); err == nil || !strings.Contains(err.Error(), "tls.ca") || !strings.Contains(err.Error(), "no PEM CERTIFICATE block") {
+		t.Errorf("CheckTrust(not PEM) = %v, want an error naming tls.ca", err)
+	}
+
+	t.Setenv("PATH", t.TempDir()) // no certutil
+	d = NewBrowserDriver(BrowserOptions{TrustCAsPEM: testPKI().CA.CertPEM()})
+	want := "the browser cannot be made to trust the bank's CA (tls.ca): certutil (NSS) was not found on PATH; install it (Debian: apt-get install libnss3-tools)"
+	if err := d.CheckTrust(); err == nil || err.Error() != want {
+		t.Errorf("CheckTrust without certutil = %v\nwant %s", err, want)
+	}
+	if noBrowser != nil {
+		return
+	}
+	d = NewBrowserDriver(BrowserOptions{Executable: exe, TrustCAsPEM: testPKI().CA.CertPEM()})
+	if _, err := d.Drive(context.Background(), Journey{AuthorizeURL: "https://127.0.0.1:1/authorize", CallbackPrefix: "https://tpp.invalid/cb", Timeout: generous}); err == nil || err.Error() != want {
+		t.Errorf("Drive without certutil = %v\nwant %s", err, want)
+	}
 }

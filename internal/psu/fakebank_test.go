@@ -1,6 +1,7 @@
 package psu
 
 import (
+	"crypto/tls"
 	"fmt"
 	"html/template"
 	"io"
@@ -10,7 +11,20 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/stetconform/stetconform/internal/eidas"
 )
+
+// testPKI is the fake bank's private PKI: its server certificate (for 127.0.0.1, ::1 and
+// localhost) comes from CA, which the browser driver is told to trust (TrustCAsPEM).
+var testPKI = sync.OnceValue(func() *eidas.TestPKI {
+	p, err := eidas.NewTestPKI(time.Now())
+	if err != nil {
+		panic(fmt.Sprintf("making the test PKI: %v", err))
+	}
+	return p
+})
 
 // fakeBank imitates a bank's authorization pages: /authorize -> /login (a form with a
 // hidden csrf field and two buttons) -> a session cookie -> /consent (accept or refuse
@@ -90,7 +104,14 @@ const pickPage = `<!doctype html>
 </div>
 </body></html>`
 
+// newFakeBank starts a fake bank with the server certificate of testPKI.
 func newFakeBank(t *testing.T) *fakeBank {
+	t.Helper()
+	return newFakeBankCert(t, testPKI().Server)
+}
+
+// newFakeBankCert starts a fake bank that presents cert.
+func newFakeBankCert(t *testing.T, cert *eidas.KeyPair) *fakeBank {
 	t.Helper()
 	b := &fakeBank{}
 	mux := http.NewServeMux()
@@ -158,6 +179,9 @@ func newFakeBank(t *testing.T) *fakeBank {
 		b.mu.Unlock()
 		http.Redirect(w, r, cb+"?code="+bankCode, http.StatusSeeOther)
 	})
+	mux.HandleFunc("GET /to", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("url"), http.StatusSeeOther) // to another host
+	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/loop", http.StatusFound)
 	})
@@ -181,6 +205,7 @@ func newFakeBank(t *testing.T) *fakeBank {
 		fmt.Fprint(w, "the TPP")
 	})
 	b.srv = httptest.NewUnstartedServer(mux)
+	b.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate()}}
 	b.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // a browser refusing the certificate is a test case
 	b.srv.StartTLS()
 	t.Cleanup(b.srv.Close)

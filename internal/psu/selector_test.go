@@ -359,7 +359,7 @@ func TestBothDriversPickTheSameElements(t *testing.T) {
 			posted := func(d Driver) url.Values {
 				t.Helper()
 				out, err := d.Drive(context.Background(), Journey{
-					AuthorizeURL: b.srv.URL + "/pick", CallbackPrefix: b.callback, Script: Script{tt.step}, Timeout: 20 * time.Second,
+					AuthorizeURL: b.srv.URL + "/pick", CallbackPrefix: b.callback, Script: Script{tt.step}, Timeout: generous,
 				})
 				if err != nil {
 					t.Fatalf("%T: %v", d, err)
@@ -379,7 +379,10 @@ func TestBothDriversPickTheSameElements(t *testing.T) {
 			if noBrowser != nil {
 				t.Skipf("the browser driver is not tried: %v", noBrowser)
 			}
-			d := NewBrowserDriver(BrowserOptions{Executable: exe, IgnoreCertErrors: true})
+			if _, err := findCertutil(); err != nil {
+				t.Skipf("the browser driver is not tried: %v", err)
+			}
+			d := NewBrowserDriver(BrowserOptions{Executable: exe, TrustCAsPEM: testPKI().CA.CertPEM()})
 			d.pressQuiet, d.endQuiet = 300*time.Millisecond, 500*time.Millisecond
 			if browser := posted(d); !maps.EqualFunc(browser, form, slices.Equal) {
 				t.Errorf("the browser driver posted %v\nthe form driver           %v", browser, form)

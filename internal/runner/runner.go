@@ -218,7 +218,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	console := redactor.Writer(opts.Console)
 	fmt.Fprint(console, prettyNote)
 
-	newDriver, notices, err := psuDrivers(prof, opts, rep.Bank.Embedded, console)
+	newDriver, notices, err := psuDrivers(prof, opts, console)
 	if err != nil {
 		return nil, badInput(err)
 	}
@@ -448,7 +448,7 @@ func describeBank(rep *report.Report, p *profile.Profile) {
 }
 
 // psuDrivers chooses the PSU driver the profile asks for.
-func psuDrivers(p *profile.Profile, opts Options, embedded bool, console io.Writer) (func(*http.Client) psu.Driver, []string, error) {
+func psuDrivers(p *profile.Profile, opts Options, console io.Writer) (func(*http.Client) psu.Driver, []string, error) {
 	switch p.PSU.Driver {
 	case "form", "":
 		return func(browser *http.Client) psu.Driver { return psu.NewFormDriver(browser) }, nil, nil
@@ -457,13 +457,17 @@ func psuDrivers(p *profile.Profile, opts Options, embedded bool, console io.Writ
 		if err != nil {
 			return nil, nil, fmt.Errorf("psu.driver browser: %w", err)
 		}
-		var notices []string
-		if embedded {
-			// The embedded bank's test CA is not in Chromium's store.
-			notices = append(notices, "The PSU's browser ignored certificate errors for the embedded reference bank's test CA.")
+		var ca []byte // tls.ca, the embedded bank's test CA included
+		if p.TLS.CA != "" {
+			if ca, err = os.ReadFile(p.TLS.CA); err != nil {
+				return nil, nil, fmt.Errorf("tls.ca: %w", err)
+			}
 		}
-		d := psu.NewBrowserDriver(psu.BrowserOptions{Executable: exe, IgnoreCertErrors: embedded})
-		return func(*http.Client) psu.Driver { return d }, notices, nil
+		d := psu.NewBrowserDriver(psu.BrowserOptions{Executable: exe, TrustCAsPEM: ca, IgnoreCertErrors: p.TLS.InsecureSkipVerify})
+		if err := d.CheckTrust(); err != nil {
+			return nil, nil, fmt.Errorf("psu.driver browser: %w", err)
+		}
+		return func(*http.Client) psu.Driver { return d }, nil, nil
 	case "manual":
 		in := opts.Stdin
 		if in == nil {
