@@ -15,10 +15,11 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/stetconform ./cmd/stetconform
 
-# Runtime: Debian 12, as the project's CI, with the chromium the browser driver drives.
+# Runtime: Debian 12, as the project's CI, with the chromium the browser driver drives and
+# certutil (libnss3-tools), with which it trusts exactly the bank profile's tls.ca.
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium ca-certificates fonts-liberation \
+ && apt-get install -y --no-install-recommends chromium libnss3-tools ca-certificates fonts-liberation \
  && rm -rf /var/lib/apt/lists/*
 # An unprivileged user; /state keeps the tokens that outlive a run (mount a volume there
 # to keep them between runs), /work/reports receives the reports.

@@ -32,7 +32,9 @@ var _ = Describe("a run with the browser PSU driver", Label("browser"), func() {
 		res, err := runner.Run(context.Background(), runner.Options{
 			OutDir: GinkgoT().TempDir(), Console: GinkgoWriter, PSUDriver: "browser",
 			// Chromium closes between the callback and the exchange: room for a busy machine.
-			Bank:        runner.EmbeddedBank{CodeLifetime: 10 * time.Second},
+			// A Chromium journey takes seconds: the expiry check watches a token only once the
+			// consents under way are done, so the token must outlive them.
+			Bank:        runner.EmbeddedBank{CodeLifetime: 10 * time.Second, AccessTokenLifetime: 15 * time.Second},
 			Concurrency: 4, // a Chromium per journey: two cores
 		})
 		Expect(err).NotTo(HaveOccurred())
