@@ -96,6 +96,7 @@ func (w *World) authorizeURL(clientID, redirectURI, responseType string) string 
 
 // journey sends the PSU through the bank's pages with script, watching for callback.
 func (w *World) journey(ctx context.Context, authorizeURL, callback string, script psu.Script, instruction string) {
+	w.journeyStarted = time.Now()
 	drv := w.env.NewPSUDriver(w.browser())
 	// The journey itself is bounded by Journey.Timeout; the margin lets a driver take its
 	// screenshot of where the journey stopped.

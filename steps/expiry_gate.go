@@ -1,6 +1,9 @@
 package steps
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // The expiry gate: a bank that keeps one token pair per PSU and TPP (BPCE, for one)
 // revokes a token as soon as the same PSU consents again for the same TPP. Refused after
@@ -14,6 +17,7 @@ type gate struct {
 	mu                                sync.Mutex
 	cond                              *sync.Cond
 	consents, watches, waitingWatches int
+	longest                           time.Duration // the longest consent so far
 }
 
 func newGate() *gate {
@@ -22,19 +26,23 @@ func newGate() *gate {
 	return g
 }
 
-func (g *gate) enterConsent() {
+func (g *gate) enterConsent() time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for g.watches > 0 || g.waitingWatches > 0 {
 		g.cond.Wait()
 	}
 	g.consents++
+	return time.Now()
 }
 
-func (g *gate) leaveConsent() {
+// leaveConsent ends a consent that began at start; the longest one so far tells how early
+// a watch must start closing the gate.
+func (g *gate) leaveConsent(start time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.consents--
+	g.longest = max(g.longest, time.Since(start))
 	g.cond.Broadcast()
 }
 
@@ -54,6 +62,21 @@ func (g *gate) leaveWatch() {
 	defer g.mu.Unlock()
 	g.watches--
 	g.cond.Broadcast()
+}
+
+// gateLead is how long before a watch's check it starts closing the gate: consents under
+// way finish first, so twice the longest consent seen in the run (a Chromium journey on a
+// loaded machine takes seconds), and at least minGateLead.
+func (e *Env) gateLead() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	lead := minGateLead
+	for _, g := range e.gates {
+		g.mu.Lock()
+		lead = max(lead, 2*g.longest)
+		g.mu.Unlock()
+	}
+	return lead
 }
 
 // gate returns the expiry gate of a TPP's client_id.
@@ -79,8 +102,7 @@ func (w *World) sharingGate(clientID string, f func()) {
 		return
 	}
 	g := w.env.gate(clientID)
-	g.enterConsent()
-	defer g.leaveConsent()
+	defer g.leaveConsent(g.enterConsent())
 	f()
 }
 
@@ -92,14 +114,14 @@ func (w *World) enterConsent(clientID string) {
 		return
 	}
 	g := w.env.gate(clientID)
-	g.enterConsent()
+	w.consentSince = g.enterConsent()
 	w.consentGate = g
 }
 
 // leaveConsent ends what enterConsent began, if anything.
 func (w *World) leaveConsent() {
 	if w.consentGate != nil {
-		w.consentGate.leaveConsent()
+		w.consentGate.leaveConsent(w.consentSince)
 		w.consentGate = nil
 	}
 }

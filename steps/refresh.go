@@ -83,7 +83,7 @@ func (w *World) keepRefreshed(c *profile.Client, a *answer) error {
 		w.env.observe(controlRefresh)
 	}
 	if used != nil {
-		w.tokens.consentAt = used.consentAt // a refresh renews the tokens, not the consent
+		w.tokens.consentAt, w.tokens.consentFrom = used.consentAt, used.consentFrom // a refresh renews the tokens, not the consent
 		if w.tokens.refresh == "" {
 			w.tokens.refresh = used.refresh
 		}
@@ -101,7 +101,7 @@ func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
 	if st := w.env.State; st != nil {
 		if kept, ok := st.TakeRefresh(w.p.Endpoints.Token, c.ClientID); ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt}
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
 			a := w.postToken(ctx, c, refreshForm(kept.RefreshToken, c.ClientID))
 			if err := w.keepRefreshed(c, a); err == nil {
 				w.previous = nil

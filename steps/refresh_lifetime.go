@@ -47,7 +47,7 @@ func (w *World) holdsYoungRefresh(ctx context.Context, c *profile.Client) error 
 		kept, ok := st.TakeLifetime(w.p.Endpoints.Token, c.ClientID, time.Now(), func(age time.Duration) bool { return age < life-margin })
 		if ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt}
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
 			w.note("the grant watched for its lifetime comes from a consent of %s (run %s)", kept.ConsentAt.Format(time.RFC3339), kept.KeptByRun)
 			return nil
 		}
@@ -61,7 +61,7 @@ func (w *World) holdsYoungRefresh(ctx context.Context, c *profile.Client) error 
 	// A lifetime the run may wait for: the refresh comes shortly before its end. (No gate:
 	// a bank that revokes the grant for a later consent before its declared end fails
 	// here unless it declares token_pairs: one_per_psu.)
-	return w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life-margin)), "the end of the refresh token's lifetime")
+	return w.sleep(ctx, time.Until(w.tokens.consentFrom.Add(life-margin)), "the end of the refresh token's lifetime")
 }
 
 func (w *World) honouredWhileYoung() error {
@@ -76,7 +76,7 @@ func (w *World) honouredWhileYoung() error {
 		return nil
 	}
 	w.refreshSpent = true
-	if sent := time.Now().Add(-a.took); sent.After(t.consentAt.Add(life - w.p.Options.ExpirySkew)) {
+	if sent := time.Now().Add(-a.took); sent.After(t.consentFrom.Add(life - w.p.Options.ExpirySkew)) {
 		return w.inconclusive("the refresh was sent %s after the consent, too close to the end of the declared lifetime of %s to tell an early death from the end (%s)",
 			sent.Sub(t.consentAt).Round(time.Millisecond), life, a)
 	}
@@ -98,7 +98,7 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		kept, ok := st.TakeLifetime(w.p.Endpoints.Token, c.ClientID, time.Now(), func(age time.Duration) bool { return age > life+margin })
 		if ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt}
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
 			w.note("checked with the refresh token of a consent of %s (run %s), %s old", kept.ConsentAt.Format(time.RFC3339), kept.KeptByRun, time.Since(kept.ConsentAt).Round(time.Second))
 			return nil
 		}
@@ -119,11 +119,11 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		// Shortly before the end, with the TPP's gate closed until the check is done: the
 		// refusal after the end can then only be the end (not a later consent superseding
 		// the grant, as a bank with one token pair per PSU does).
-		if err := w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life-margin))-gateLead, "the end of the refresh token's lifetime"); err != nil {
+		if err := w.sleep(ctx, time.Until(w.tokens.consentFrom.Add(life-margin))-w.env.gateLead(), "the end of the refresh token's lifetime"); err != nil {
 			return err
 		}
 		w.closeGate(c.ClientID)
-		if err := w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life-margin)), "the end of the refresh token's lifetime"); err != nil {
+		if err := w.sleep(ctx, time.Until(w.tokens.consentFrom.Add(life-margin)), "the end of the refresh token's lifetime"); err != nil {
 			return err
 		}
 		if err := w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))); err != nil {

@@ -259,7 +259,7 @@ func (w *World) hasTokens(ctx context.Context, c *profile.Client) error {
 	if err := w.keepTokens(c, w.exchange(ctx, c, c.ClientID, c.RedirectURI)); err != nil {
 		return err
 	}
-	w.tokens.consentAt = w.codeReceived
+	w.tokens.consentAt, w.tokens.consentFrom = w.codeReceived, w.journeyStarted
 	if c.Name == "primary" {
 		w.env.observe(controlCodeExchange)
 	}

@@ -85,12 +85,13 @@ type World struct {
 	na              string // reason the scenario does not apply to this bank
 
 	// The authorization journey.
-	sentState     string
-	redirectURI   string
-	outcome       *psu.Outcome
-	journeyStopAt []string // further prefixes that end the next journey unrequested
-	journeyErr    error
-	authStart     authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
+	sentState      string
+	redirectURI    string
+	outcome        *psu.Outcome
+	journeyStopAt  []string // further prefixes that end the next journey unrequested
+	journeyErr     error
+	journeyStarted time.Time
+	authStart      authStart // where GET /authorize led the PSU's browser (AUTHZ-01)
 	// A negative authorization check's first pages: the unaltered request's (the positive
 	// control) and the altered one's.
 	control, altered authStart
@@ -113,9 +114,10 @@ type World struct {
 
 	// BEARER-04: the gate held while the token's expiry is watched, and when the token
 	// was last seen working.
-	heldGate    *gate
-	consentGate *gate // held shared from a journey to its code exchange
-	seenValidAt time.Time
+	heldGate     *gate
+	consentGate  *gate // held shared from a journey to its code exchange
+	consentSince time.Time
+	seenValidAt  time.Time
 
 	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
 	roleRefusedAt string
@@ -135,16 +137,18 @@ func (t *tokenSet) expiresAt() time.Time {
 
 // tokenSet is what one successful token response gave.
 type tokenSet struct {
-	owner      *profile.Client
-	access     string
-	refresh    string
-	tokenType  string
-	expiresIn  float64 // 0 when absent
-	received   time.Time
-	sent       time.Time // when the request that got them was sent: the bank issued them after
-	consentAt  time.Time // the PSU's consent (SCA) the grant comes from; zero: unknown
-	answer     *answer
-	hasExpires bool
+	owner     *profile.Client
+	access    string
+	refresh   string
+	tokenType string
+	expiresIn float64 // 0 when absent
+	received  time.Time
+	sent      time.Time // when the request that got them was sent: the bank issued them after
+	// consentAt is when the PSU's consent (SCA) the grant comes from was seen (the
+	// callback), consentFrom when its journey began: the bank dated it in between.
+	consentAt, consentFrom time.Time
+	answer                 *answer
+	hasExpires             bool
 }
 
 func newWorld(env *Env) *World {
