@@ -126,8 +126,13 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		if err := w.sleep(ctx, time.Until(w.tokens.consentFrom.Add(life-margin)), "the end of the refresh token's lifetime"); err != nil {
 			return err
 		}
+		sent := time.Now()
 		if err := w.keepRefreshed(c, w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))); err != nil {
 			w.openGate()
+			if sent.After(w.tokens.consentFrom.Add(life - w.p.Options.ExpirySkew)) {
+				return w.inconclusive("the refresh before the end of the declared lifetime of %s could only be sent %s after the journey began (consents under way held it back): its refusal may be the end (%v)",
+					life, sent.Sub(w.tokens.consentFrom).Round(time.Millisecond), err)
+			}
 			return w.inconclusive("the refresh token was refused shortly before the end of its declared lifetime of %s (%v): superseded or revoked, so its refusal after the end would prove nothing", life, err)
 		}
 		return w.sleep(ctx, time.Until(w.tokens.consentAt.Add(life+margin)), "the refresh token's lifetime to end")

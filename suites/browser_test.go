@@ -34,7 +34,8 @@ var _ = Describe("a run with the browser PSU driver", Label("browser"), func() {
 			// Chromium closes between the callback and the exchange: room for a busy machine.
 			// A Chromium journey takes seconds: the expiry check watches a token only once the
 			// consents under way are done, so the token must outlive them.
-			Bank:        runner.EmbeddedBank{CodeLifetime: 10 * time.Second, AccessTokenLifetime: 15 * time.Second},
+			Bank: runner.EmbeddedBank{CodeLifetime: 10 * time.Second, AccessTokenLifetime: 15 * time.Second,
+				RefreshTokenLifetime: 20 * time.Second},
 			Concurrency: 4, // a Chromium per journey: two cores
 		})
 		Expect(err).NotTo(HaveOccurred())
