@@ -138,6 +138,7 @@ func (w *World) postToken(ctx context.Context, cert *profile.Client, form url.Va
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	w.lateCode = false // a refresh or another request: no code to have expired
 	if err := w.apiHeaders(req, []byte(form.Encode()), cert, false); err != nil {
 		return &answer{err: err}
 	}
@@ -165,11 +166,12 @@ func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, re
 	// A code sent when it may have expired makes a refusal ambiguous: its expiry, or what
 	// the check altered (TOKEN-08 lets its code expire on purpose).
 	life := w.p.Options.CodeLifetime
-	w.lateCode = life > 0 && !w.codeLeftToExpire && !w.codeReceived.IsZero() &&
+	late := life > 0 && !w.codeLeftToExpire && !w.codeReceived.IsZero() &&
 		time.Since(w.codeReceived) > life-w.p.Options.ExpirySkew
 	var a *answer
 	w.sharingGate(clientID, func() { a = w.postToken(ctx, cert, f) })
 	w.leaveConsent()
+	w.lateCode = late // postToken cleared it: it is about this request only
 	return a
 }
 
