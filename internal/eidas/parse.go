@@ -2,6 +2,7 @@ package eidas
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -180,4 +181,29 @@ func VerifyClient(chain []*x509.Certificate, roots *x509.CertPool, now time.Time
 			Describe(chain[0]), now.UTC().Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// ParseCertificates reads every CERTIFICATE block of a PEM file, in order: the one reader
+// of PEM bundles for the profile (QWACs, tls.ca) and the browser driver (tls.ca).
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d of the file cannot be parsed: %v", len(certs)+1, err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate found: expected PEM blocks -----BEGIN CERTIFICATE-----")
+	}
+	return certs, nil
 }

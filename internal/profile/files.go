@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stetconform/stetconform/internal/eidas"
+
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -98,26 +100,7 @@ func parseCAPool(data []byte) (*x509.CertPool, error) {
 
 // ParseCertificates reads every CERTIFICATE block of a PEM file, in order.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d of the file cannot be parsed: %v", len(certs)+1, err)
-		}
-		certs = append(certs, cert)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate found: expected PEM blocks -----BEGIN CERTIFICATE-----")
-	}
-	return certs, nil
+	return eidas.ParseCertificates(data)
 }
 
 func (c *checker) loadClient(prefix string, cl *Client, baseDir string) {

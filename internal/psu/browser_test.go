@@ -220,7 +220,7 @@ func TestBrowserTrustLeavesHome(t *testing.T) {
 func TestBrowserTrustErrors(t *testing.T) {
 	exe, noBrowser := FindChromium("")
 	d := NewBrowserDriver(BrowserOptions{Executable: "/nonexistent/chromium", TrustCAsPEM: []byte("not PEM")})
-	if err := d.CheckTrust(); err == nil || !strings.Contains(err.Error(), "tls.ca") || !strings.Contains(err.Error(), "no PEM CERTIFICATE block") {
+	if err := d.CheckTrust(); err == nil || !strings.Contains(err.Error(), "tls.ca") || !strings.Contains(err.Error(), "no certificate found") {
 		t.Errorf("CheckTrust(not PEM) = %v, want an error naming tls.ca", err)
 	}
 

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/stetconform/stetconform/internal/eidas"
 )
 
 // How the browser driver trusts the bank's private CA (the profile's tls.ca).
@@ -34,26 +34,11 @@ import (
 // certutilHint says how to get certutil, which builds the NSS database.
 const certutilHint = "install it (Debian: apt-get install libnss3-tools)"
 
-// parseCAs returns the certificates of a PEM bundle, in order.
+// parseCAs returns the certificates of the bank's CA bundle, in order.
 func parseCAs(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d of the bank's CA bundle (tls.ca) cannot be parsed: %v", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("the bank's CA bundle (tls.ca) given to the browser holds no PEM CERTIFICATE block")
+	certs, err := eidas.ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("the bank's CA bundle (tls.ca) given to the browser: %w", err)
 	}
 	return certs, nil
 }
