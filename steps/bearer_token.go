@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
+	"github.com/stetconform/stetconform/internal/httpsig"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/state"
 )
@@ -202,7 +203,7 @@ func bearerChallenge(h http.Header) (found bool, errCode string) {
 		if !strings.EqualFold(scheme, "Bearer") {
 			continue
 		}
-		for _, p := range splitParams(params) {
+		for _, p := range httpsig.SplitParams(params) {
 			k, val, ok := strings.Cut(p, "=")
 			if ok && strings.EqualFold(strings.TrimSpace(k), "error") {
 				errCode = strings.Trim(strings.TrimSpace(val), `"`)
@@ -211,29 +212,6 @@ func bearerChallenge(h http.Header) (found bool, errCode string) {
 		return true, errCode
 	}
 	return false, ""
-}
-
-// splitParams splits auth-params on commas outside quoted strings (RFC 7235 section 2.1).
-func splitParams(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quoted, escaped := false, false
-	for _, r := range s {
-		switch {
-		case escaped:
-			escaped = false
-		case r == '\\' && quoted:
-			escaped = true
-		case r == '"':
-			quoted = !quoted
-		case r == ',' && !quoted:
-			out = append(out, cur.String())
-			cur.Reset()
-			continue
-		}
-		cur.WriteRune(r)
-	}
-	return append(out, cur.String())
 }
 
 func (w *World) answers401Challenge() error {

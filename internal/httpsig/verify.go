@@ -31,7 +31,7 @@ func Parse(req *http.Request) (*Signature, error) {
 		return nil, errors.New("the request has no Signature header")
 	}
 	s := &Signature{Headers: []string{"date"}} // the draft's default when headers is absent
-	for _, part := range splitParams(h) {
+	for _, part := range SplitParams(h) {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			return nil, fmt.Errorf("Signature header: %q is not a name=value parameter", part)
@@ -65,13 +65,18 @@ func Parse(req *http.Request) (*Signature, error) {
 	return s, nil
 }
 
-// splitParams splits on commas outside quotes.
-func splitParams(h string) []string {
+// SplitParams splits auth-params (a Signature header, a WWW-Authenticate challenge) on
+// commas outside quoted strings (RFC 7235 section 2.1; a backslash escapes in quotes).
+func SplitParams(s string) []string {
 	var out []string
 	var cur strings.Builder
-	quoted := false
-	for _, r := range h {
+	quoted, escaped := false, false
+	for _, r := range s {
 		switch {
+		case escaped:
+			escaped = false
+		case r == '\\' && quoted:
+			escaped = true
 		case r == '"':
 			quoted = !quoted
 		case r == ',' && !quoted:
