@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,4 +103,31 @@ func nodeLines(f *messages.Feature) map[string]int {
 		}
 	}
 	return lines
+}
+
+// runFirst are the features a run starts with: the journeys and code exchanges that leave
+// codes and grants for the checks after them to share (the consent plan), and the checks
+// that wait longest (an expired code, a refresh token's lifetime), so that they wait while
+// the others run.
+var runFirst = []string{"authorization.feature", "token_exchange.feature", "refresh_lifetime.feature", "client_certificate.feature", "bearer_token.feature"}
+
+// RunOrder lists every feature file in the order a run takes them: runFirst, then the
+// others by name.
+func RunOrder() ([]string, error) {
+	files, err := fs.Glob(FS, "*.feature")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range runFirst {
+		if slices.Contains(files, f) {
+			out = append(out, f)
+		}
+	}
+	for _, f := range files {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

@@ -28,17 +28,20 @@ func (w *World) registerAuthorization(sc *godog.ScenarioContext) {
 	})
 	sc.Step(`^the bank starts the PSU's authentication instead of answering with an error$`, w.bankStartsAuthentication)
 	sc.Step(`^the PSU (approves|refuses) the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, decision, c string) error {
-		return w.psuDecides(ctx, w.named(c), decision == "approves")
+		return w.sharedDecision(ctx, w.named(c), decision == "approves")
 	})
 	sc.Step(`^the PSU abandons the authorization request of the primary TPP midway$`, func(ctx context.Context) error {
 		return w.psuAbandons(ctx, w.named("primary"))
 	})
 	sc.Step(`^the PSU has approved the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, c string) error {
-		return w.psuApproved(ctx, w.named(c))
+		return w.psuApproved(ctx, w.named(c), false)
 	})
-	sc.Step(`^the PSU (?:approves|has approved) the authorization request of the primary TPP with a PKCE challenge$`, func(ctx context.Context) error {
+	sc.Step(`^the PSU (approves|has approved) the authorization request of the primary TPP with a PKCE challenge$`, func(ctx context.Context, how string) error {
 		w.verifier = newVerifier()
-		return w.psuApproved(ctx, w.named("primary"))
+		if how == "approves" {
+			w.demand.codeCheck = "primary" // the journey is what the check is about
+		}
+		return w.psuApproved(ctx, w.named("primary"), false)
 	})
 	sc.Step(`^the bank calls the registered callback with a code$`, w.callbackHasCode)
 	sc.Step(`^the callback carries the state exactly as the TPP sent it$`, w.callbackHasState)
@@ -97,6 +100,21 @@ func (w *World) authorizeURL(clientID, redirectURI, responseType string) string 
 // journey sends the PSU through the bank's pages with script, watching for callback.
 func (w *World) journey(ctx context.Context, authorizeURL, callback string, script psu.Script, instruction string) {
 	w.journeyStarted = time.Now()
+	if w.ticket == nil {
+		if err := w.beginJourney(ctx, callback); err != nil {
+			w.outcome, w.journeyErr = &psu.Outcome{}, err
+			return
+		}
+	}
+	t := w.ticket
+	defer func() { t.Done(); w.ticket, w.lastTicket = nil, t }()
+	var number, total int
+	var who string
+	if t != nil {
+		script = script.WithVars(t.Identity.Vars)
+		number, total, who = t.Number, t.Total, t.Identity.Label
+		w.note("PSU journey %d of the run%s", number, map[bool]string{true: ", by " + who, false: ""}[who != ""])
+	}
 	drv := w.env.NewPSUDriver(w.browser())
 	// The journey itself is bounded by Journey.Timeout; the margin lets a driver take its
 	// screenshot of where the journey stopped.
@@ -109,6 +127,9 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 		Timeout:        w.p.Timeouts.PSUJourney,
 		Instruction:    instruction,
 		StopAt:         w.journeyStopAt,
+		Number:         number,
+		Total:          total,
+		PSU:            who,
 	})
 	if w.outcome == nil {
 		w.outcome = &psu.Outcome{}
@@ -134,6 +155,10 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 	run := func() {
 		w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, script, instruction)
 	}
+	// The PSU first: waiting for a free PSU of the pool must not hold the expiry gate.
+	if err := w.beginJourney(ctx, c.RedirectURI); err != nil {
+		return err
+	}
 	if approve {
 		w.enterConsent(c.ClientID) // until the code is exchanged
 	}
@@ -158,6 +183,9 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 // the bank to call the callback when the journey is interrupted, not only on a refusal).
 func (w *World) psuAbandons(ctx context.Context, c *profile.Client) error {
 	w.sentState, w.redirectURI = newState(), c.RedirectURI
+	if err := w.beginJourney(ctx, c.RedirectURI); err != nil {
+		return err
+	}
 	w.journey(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI, w.p.PSU.Abandon,
 		"ABANDON the journey midway: cancel on the bank's login or authentication page.")
 	switch {
@@ -218,7 +246,12 @@ func (w *World) journeyInconclusive() error {
 }
 
 // psuApproved is the precondition of the token checks: a code for client c.
-func (w *World) psuApproved(ctx context.Context, c *profile.Client) error {
+// A code of an earlier journey of the run stands in for a new one where the consent plan
+// allows (consent.go); final: the scenario exchanges it for a grant of its own.
+func (w *World) psuApproved(ctx context.Context, c *profile.Client, final bool) error {
+	if w.takeCode(ctx, c, final) {
+		return nil
+	}
 	if err := w.psuDecides(ctx, c, true); err != nil {
 		return err
 	}
@@ -227,6 +260,7 @@ func (w *World) psuApproved(ctx context.Context, c *profile.Client) error {
 		return fmt.Errorf("the bank called the callback without a code (error=%q, error_description=%q)", q.Get("error"), q.Get("error_description"))
 	}
 	w.code, w.codeReceived, w.codeLeftToExpire = q.Get("code"), time.Now(), false
+	w.keepCode(w.code)
 	return nil
 }
 
@@ -413,6 +447,9 @@ func (w *World) psuGoesThrough(ctx context.Context, clientID, redirectURI, respo
 	// And where the altered one leads at first, to say where the bank refused it.
 	w.control = w.firstPage(ctx, w.authorizeURL(primary.ClientID, primary.RedirectURI, "code"), primary.RedirectURI)
 	w.altered = w.firstPage(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch)
+	if err := w.beginJourney(ctx, primary.RedirectURI); err != nil {
+		return err
+	}
 	w.sharingGate(clientID, func() {
 		w.journey(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch, w.p.PSU.Approve,
 			"This request is deliberately wrong: try to APPROVE it; the bank should stop you with an error page.")

@@ -185,6 +185,7 @@ func (w *World) widerScopeRefused() error {
 		return err
 	}
 	if w.refusedWith("invalid_scope") == nil {
+		w.refreshSpent = false // refused: the grant is as it was, and can serve another check
 		return nil
 	}
 	if a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {

@@ -36,6 +36,8 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	})
 	sc.StepContext().After(w.afterStep)
 	sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+		v := w.result().Verdict
+		w.settleConsents(v == report.Passed || v == report.Warning)
 		w.keepRefreshToken()
 		w.openGate()
 		w.leaveConsent()
@@ -71,31 +73,15 @@ func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context
 		if id := features.RequirementID(t.Name); id != "" {
 			w.res.Requirements = append(w.res.Requirements, id)
 		}
-		// A missing optional client is the profile's gap, not the bank's choice: the
-		// check is skipped (a required one leaves the run incomplete), with what to add.
-		if name, ok := strings.CutPrefix(t.Name, "@client:"); ok && w.p.ClientByName(name) == nil {
-			w.skip = fmt.Sprintf("the bank profile has no clients.%s: add one to check this (see fixtures/banks/template.yaml)", name)
-		}
-		if t.Name == "@client:expired" {
-			if e, p := w.p.ClientByName("expired"), w.p.ClientByName("primary"); e != nil && p != nil &&
-				(e.Leaf == nil || time.Now().Before(e.Leaf.NotAfter) || e.OrganizationIdentifier() != p.OrganizationIdentifier()) {
-				w.skip = "clients.expired is not an expired certificate carrying the primary TPP's organizationIdentifier: replace it to check this (see stetconform profile check)"
-			}
-		}
-		if t.Name == "@option:revoke" && w.p.Endpoints.Revoke == "" {
-			w.na = "the bank profile declares no revocation endpoint (endpoints.revoke)"
-		}
-		if t.Name == "@option:signing" && (w.p.Signing == nil || !w.p.Signing.Required) {
-			w.na = "the bank profile does not declare signing.required (that the bank refuses unsigned requests)"
-		}
-		if t.Name == "@option:abandon" && len(w.p.PSU.Abandon) == 0 && w.p.PSU.Driver != "manual" {
-			w.na = "the bank profile declares no psu.abandon script (how the PSU interrupts the journey)"
-		}
-		if t.Name == "@pkce" && w.p.Options.PKCE == "none" {
-			w.na = "the bank profile declares options.pkce: none"
-		}
 	}
+	w.na, w.skip = applies(w.p, w.res.Tags)
+	texts := make([]string, len(sc.Steps))
+	for i, st := range sc.Steps {
+		texts[i] = st.Text
+	}
+	w.demand = demandOf(texts)
 	if w.na != "" || w.skip != "" {
+		w.linkDone = true // the consent plan left it out
 		return ctx, godog.ErrSkip
 	}
 	return ctx, nil

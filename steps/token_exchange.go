@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
+	"github.com/stetconform/stetconform/internal/consent"
 	"github.com/stetconform/stetconform/internal/profile"
 )
 
@@ -37,7 +38,9 @@ func (w *World) registerTokenExchange(sc *godog.ScenarioContext) {
 	})
 	sc.Step(`^the primary TPP exchanges the code at the token endpoint without a scope$`, func(ctx context.Context) error {
 		c := w.named("primary")
-		w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+		if a := w.exchange(ctx, c, c.ClientID, c.RedirectURI); a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
+			w.env.observe(controlCodeExchange)
+		}
 		return nil
 	})
 	sc.Step(`^the bank issues an access token$`, w.issuesAccessToken)
@@ -85,6 +88,12 @@ func (w *World) registerTokenExchange(sc *godog.ScenarioContext) {
 		return w.codeStillWorks(ctx, w.named(c))
 	})
 	sc.Step(`^a fresh code, exchanged at once, works$`, func(ctx context.Context) error {
+		if w.env.Consents != nil {
+			// Another check of the run exchanges a fresh code at once; it is the control.
+			w.res.Tags = append(w.res.Tags, "@control:"+controlCodeExchange)
+			w.note("positive control: a fresh code of the primary TPP, exchanged at once by another check of this run, gets tokens (the run is inconclusive here if none does)")
+			return nil
+		}
 		return w.freshCodeWorks(ctx, w.named("primary"), "the expired code's refusal")
 	})
 	sc.Step(`^the bank refuses the token request with the error "([^"]*)"$`, func(code string) error { return w.refusedWith(code) })
@@ -142,7 +151,9 @@ func (w *World) postToken(ctx context.Context, cert *profile.Client, form url.Va
 	if err := w.apiHeaders(req, []byte(form.Encode()), cert, false); err != nil {
 		return &answer{err: err}
 	}
-	return w.do(ctx, w.client(cert), req)
+	a := w.do(ctx, w.client(cert), req)
+	w.codeSent(form.Get("code"), cert, a)
+	return a
 }
 
 // codeForm is the STET code exchange: grant_type, code, redirect_uri and client_id, and
@@ -191,6 +202,22 @@ func (w *World) codeMayHaveExpired() error {
 // burn a code on a refused exchange: then a fresh code stands in for it.
 func (w *World) codeStillWorks(ctx context.Context, c *profile.Client) error {
 	refused := w.last
+	if b := w.env.Consents; b != nil && w.heldCode != nil && !w.linkDone {
+		w.linkDone = true
+		hc := w.heldCode
+		chain := consent.LinkKey(c.Name, hc.Verifier != "")
+		b.LinkDone(chain)
+		nearEnd := !hc.UsableUntil.IsZero() && time.Until(hc.UsableUntil) < 2*w.codeMargin()
+		if w.p.Options.CodeAfterRefusal == "survives" && !b.LastLink(chain) && !nearEnd {
+			w.deferControl(c)
+			return nil
+		}
+		if w.making == "" {
+			// The last check of the chain exchanges the code: a grant for the pool.
+			b.Making(c.Name)
+			w.making = c.Name
+		}
+	}
 	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
 	if err := w.notAnAnswer(a); err != nil {
 		return err
@@ -198,6 +225,17 @@ func (w *World) codeStillWorks(ctx context.Context, c *profile.Client) error {
 	if a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
 		w.note("positive control: the same code, sent as it should be by %s, got tokens", c.Describe())
 		return nil
+	}
+	if w.heldCode != nil {
+		w.env.Consents.Dead(w.heldCode, fmt.Sprintf("scenario %s: %s", w.res.ID, a))
+		w.heldCode = nil
+		if c.Name == "primary" {
+			// The run's other checks show that a fresh code of the primary TPP, sent as
+			// it should be, gets tokens: no PSU journey for it here.
+			w.res.Tags = append(w.res.Tags, "@control:"+controlCodeExchange)
+			w.note("the code no longer works after the refused exchange (%s): the bank burns it (options.code_after_refusal: burned says so); the positive control is a fresh code of the primary TPP exchanged by another check of this run", a)
+			return nil
+		}
 	}
 	w.note("the code no longer works after the refused exchange (%s): the bank burns it; a fresh code is the positive control", a)
 	return w.freshCodeWorks(ctx, c, fmt.Sprintf("the refusal (%s)", refused))
@@ -208,7 +246,7 @@ func (w *World) codeStillWorks(ctx context.Context, c *profile.Client) error {
 // not attributable to what the check is about.
 func (w *World) freshCodeWorks(ctx context.Context, c *profile.Client, refused string) error {
 	w.verifier = ""
-	if err := w.psuApproved(ctx, c); err != nil {
+	if err := w.psuApproved(ctx, c, true); err != nil {
 		w.inconclusiveWhy = ""
 		return w.inconclusive("positive control failed: a fresh PSU journey for %s gave no code (%v), so %s cannot be attributed to what this check is about", c.Describe(), err, refused)
 	}
@@ -254,8 +292,14 @@ func toSeconds(v any) (float64, bool) {
 }
 
 // hasTokens is the precondition "the TPP has exchanged a code for tokens".
+// A grant of an earlier consent of the run stands in for a new one where the consent plan
+// allows (consent.go).
 func (w *World) hasTokens(ctx context.Context, c *profile.Client) error {
-	if err := w.psuApproved(ctx, c); err != nil {
+	if w.lease(ctx, c) {
+		return nil
+	}
+	w.verifier = ""
+	if err := w.psuApproved(ctx, c, true); err != nil {
 		return err
 	}
 	if err := w.keepTokens(c, w.exchange(ctx, c, c.ClientID, c.RedirectURI)); err != nil {
@@ -265,6 +309,7 @@ func (w *World) hasTokens(ctx context.Context, c *profile.Client) error {
 	if c.Name == "primary" {
 		w.env.observe(controlCodeExchange)
 	}
+	w.registerGrant(c)
 	return nil
 }
 
@@ -473,7 +518,7 @@ func (w *World) getToken(ctx context.Context, c *profile.Client) error {
 	if err != nil {
 		return err
 	}
-	w.do(ctx, w.client(c), req)
+	w.codeSent(w.code, c, w.do(ctx, w.client(c), req))
 	return nil
 }
 

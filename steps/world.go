@@ -17,6 +17,7 @@ import (
 
 	"github.com/cucumber/godog"
 
+	"github.com/stetconform/stetconform/internal/consent"
 	"github.com/stetconform/stetconform/internal/evidence"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
@@ -48,9 +49,14 @@ type Env struct {
 	// RunID names this run in the state file ("which run issued this token").
 	RunID string
 
+	// Consents lends the PSU's codes and grants between scenarios (nil: each scenario
+	// runs its own journeys).
+	Consents *consent.Broker
+
 	mu     sync.Mutex
 	worlds []*World
-	gates  map[string]*gate // expiry gates by client_id (expiry_gate.go)
+	gates  map[string]*gate   // expiry gates by client_id (expiry_gate.go)
+	shared map[string]*shared // journeys several scenarios read (consent.go)
 	// observed are the run-wide positive controls seen to succeed (controls.go).
 	observed map[string]bool
 }
@@ -61,7 +67,7 @@ func (e *Env) Results() []report.ScenarioResult {
 	defer e.mu.Unlock()
 	out := make([]report.ScenarioResult, 0, len(e.worlds))
 	for _, w := range e.worlds {
-		out = append(out, e.withControls(w.result()))
+		out = append(out, e.withControls(w.withDeferred(w.result())))
 	}
 	return out
 }
@@ -83,6 +89,21 @@ type World struct {
 	// inconclusiveWhy is why what the bank did proves neither compliance nor a breach.
 	inconclusiveWhy string
 	na              string // reason the scenario does not apply to this bank
+
+	// What the scenario asks of the PSU's consents, and what it holds of them
+	// (consent.go): the journey's PSU, a code lent or brought, the grants lent.
+	demand       demand
+	ticket       *consent.Ticket // the journey about to run
+	lastTicket   *consent.Ticket // the journey that ran, whose code is not yet kept
+	heldCode     *consent.Code
+	heldCodeSent bool
+	spentCode    *consent.Code    // the code this scenario exchanged successfully
+	spentAnswer  *answer          // and the bank's answer
+	deferred     *consent.Control // its refusal's positive control, at the code's next exchange
+	leases       []*consent.Lease
+	linkDone     bool
+	making       string // the TPP whose grant the scenario is making
+	fetching     string // the TPP whose code the scenario fetches for the negative checks
 
 	// The authorization journey.
 	sentState      string

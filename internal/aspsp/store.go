@@ -76,8 +76,17 @@ func (s *store) InvalidateAuthorizeCodeSession(ctx context.Context, signature st
 	if s.faults.has(FaultCodeReusable) {
 		return nil
 	}
+	// The PKCE challenge goes with the code, once it is used (see DeletePKCERequestSession).
+	_ = s.MemoryStore.DeletePKCERequestSession(ctx, signature)
 	return s.MemoryStore.InvalidateAuthorizeCodeSession(ctx, signature)
 }
+
+// DeletePKCERequestSession keeps the challenge: fosite discards it at the first
+// verification, right or wrong, so a code whose exchange was refused (a wrong
+// code_verifier, another redirect_uri) could never be redeemed. This bank keeps a code
+// alive through a refused exchange, as its profile declares (code_after_refusal:
+// survives); the challenge goes when the code is used.
+func (s *store) DeletePKCERequestSession(context.Context, string) error { return nil }
 
 // GetAuthorizeCodeSession returns the authorization request a code was issued for. Under
 // code-any-redirect-uri it hides the redirect_uri (fosite then skips the comparison); under

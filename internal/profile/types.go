@@ -103,6 +103,11 @@ type PSU struct {
 	// Abandon, optional, is how the PSU interrupts the journey (a cancel button on the
 	// login or SCA page): the bank then calls the callback with an error (AUTHZ-05).
 	Abandon psu.Script `yaml:"abandon,omitempty"`
+	// Identities, optional, is a pool of test PSUs: each a set of values the scripts fill
+	// in as {psu.KEY}. The run spreads its journeys over them, one journey at a time per
+	// PSU, and with token_pairs one_per_psu never lets one PSU's new consent supersede a
+	// grant still in use. Values are secrets.
+	Identities []map[string]string `yaml:"identities,omitempty"`
 }
 
 // BrowserOptions configure the headless browser driver.
@@ -133,10 +138,14 @@ type Options struct {
 	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
 	// TokenPairs says whether a new consent of the same PSU, TPP and role supersedes the
 	// earlier token pair (one_per_psu, as BPCE does) or not (many, the default).
-	TokenPairs    string        `yaml:"token_pairs"`
-	PKCE          string        `yaml:"pkce"`           // none | supported | required (default none)
-	ScopeAtToken  string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
-	CodeLifetime  time.Duration `yaml:"code_lifetime,omitempty"`
-	MaxExpiryWait time.Duration `yaml:"max_expiry_wait"` // default 30s
-	ExpirySkew    time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
+	TokenPairs string `yaml:"token_pairs"`
+	// CodeAfterRefusal says whether a code survives a refused exchange (survives, the
+	// default) or the bank burns it (burned). Where it survives, one code serves several
+	// negative checks in turn, and its next exchange is their positive control.
+	CodeAfterRefusal string        `yaml:"code_after_refusal"`
+	PKCE             string        `yaml:"pkce"`           // none | supported | required (default none)
+	ScopeAtToken     string        `yaml:"scope_at_token"` // ignored | rejected | either (default either)
+	CodeLifetime     time.Duration `yaml:"code_lifetime,omitempty"`
+	MaxExpiryWait    time.Duration `yaml:"max_expiry_wait"` // default 30s
+	ExpirySkew       time.Duration `yaml:"expiry_skew"`     // default 2s: waited beyond expires_in
 }

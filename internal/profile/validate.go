@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -96,6 +97,7 @@ func (c *checker) validate(p *Profile) {
 	if p.Options.ResourceMediaType == "" {
 		p.Options.ResourceMediaType = DefaultResourceMediaType
 	}
+	c.enum("options.code_after_refusal", &p.Options.CodeAfterRefusal, "survives", "survives", "burned")
 	c.enum("options.pkce", &p.Options.PKCE, "none", "none", "supported", "required")
 	c.enum("options.scope_at_token", &p.Options.ScopeAtToken, "either", "ignored", "rejected", "either")
 	c.duration("options.code_lifetime", &p.Options.CodeLifetime, 0)
@@ -184,7 +186,27 @@ func (c *checker) checkPSU(ps *PSU) {
 		{"psu.refuse", "log the PSU in and refuse the consent", ps.Refuse},
 		{"psu.abandon", "", ps.Abandon}, // optional: the bank then calls back on abandonment (AUTHZ-05)
 	}
+	placeholder := regexp.MustCompile(`\{psu\.([A-Za-z0-9_]+)\}`)
+	for i, id := range ps.Identities {
+		if len(id) == 0 {
+			c.addAt(fmt.Sprintf("psu.identities[%d]", i), "is empty: give the values the scripts fill in, e.g. id and password")
+		}
+	}
 	for _, s := range scripts {
+		for i, st := range s.script {
+			for _, k := range slices.Sorted(maps.Keys(st.Fill)) {
+				for _, m := range placeholder.FindAllStringSubmatch(st.Fill[k], -1) {
+					if len(ps.Identities) == 0 {
+						c.addAt(fmt.Sprintf("%s[%d].fill.%s", s.field, i, k), "uses %s but the profile lists no psu.identities to fill it from", m[0])
+					}
+					for j, id := range ps.Identities {
+						if _, ok := id[m[1]]; !ok && len(id) > 0 {
+							c.addAt(fmt.Sprintf("psu.identities[%d]", j), "has no %s, which %s[%d].fill.%s uses", m[1], s.field, i, k)
+						}
+					}
+				}
+			}
+		}
 		if len(s.script) == 0 && ps.Driver != DriverManual && s.what != "" {
 			c.addAt(s.field, "is required with driver %s: the steps that %s", cmp.Or(ps.Driver, DriverForm), s.what)
 		}
@@ -261,6 +283,11 @@ func validHeaderName(name string) bool {
 // redactor replacing substrings never leaves part of a longer secret behind.
 func (c *checker) collectSecrets(p *Profile) []string {
 	all := slices.Clone(c.secrets)
+	for _, id := range p.PSU.Identities {
+		for _, v := range id {
+			all = append(all, v)
+		}
+	}
 	for _, script := range []psu.Script{p.PSU.Approve, p.PSU.Refuse, p.PSU.Abandon} {
 		for _, st := range script {
 			for _, v := range st.Fill {

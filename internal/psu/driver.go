@@ -21,6 +21,10 @@ type Journey struct {
 	// Instruction tells a person what to do on the bank's pages ("Approve the consent
 	// request."); the manual driver prints it, the scripted drivers follow Script.
 	Instruction string
+	// Number and Total place the journey in the run ("journey 3 of 9"; Total 0: unknown),
+	// PSU names the identity of the profile's pool to use (empty: the only one).
+	Number, Total int
+	PSU           string
 }
 
 // Outcome is where the journey ended.

@@ -2,7 +2,10 @@
 // of the bank between GET /authorize and the redirect to the TPP's callback.
 package psu
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Script is the ordered list of things a PSU does on the bank's pages, for one journey
 // (approving or refusing consent). Both the form and the browser drivers understand it.
@@ -22,4 +25,27 @@ type Step struct {
 	Press string `yaml:"press,omitempty" json:"press,omitempty"`
 	// Timeout bounds this step; zero means the journey's own timeout.
 	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// WithVars returns the script with {psu.KEY} in its fill values replaced by vars[KEY]:
+// one script serves every PSU of the profile's pool.
+func (s Script) WithVars(vars map[string]string) Script {
+	if len(vars) == 0 {
+		return s
+	}
+	out := make(Script, len(s))
+	for i, st := range s {
+		out[i] = st
+		if len(st.Fill) == 0 {
+			continue
+		}
+		out[i].Fill = make(map[string]string, len(st.Fill))
+		for sel, v := range st.Fill {
+			for k, val := range vars {
+				v = strings.ReplaceAll(v, "{psu."+k+"}", val)
+			}
+			out[i].Fill[sel] = v
+		}
+	}
+	return out
 }

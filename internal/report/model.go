@@ -48,11 +48,21 @@ type Report struct {
 	// partial and its outcome is COULD NOT FINISH, whatever they say.
 	Interrupted bool     `json:"interrupted,omitempty"`
 	Notices     []string `json:"notices,omitempty"` // e.g. "server certificate verification disabled"
+	// Journeys counts the PSU journeys (strong customer authentications) the run planned
+	// and made: against a real bank each is a person or a persona approving.
+	Journeys *Journeys `json:"journeys,omitempty"`
 	// Baseline is the known-failures file the run was judged with, if any.
 	Baseline     *BaselineUse        `json:"baseline,omitempty"`
 	Summary      Summary             `json:"summary"`
 	Requirements []RequirementResult `json:"requirements"`
 	Scenarios    []ScenarioResult    `json:"scenarios"`
+}
+
+// Journeys are the PSU journeys of a run.
+type Journeys struct {
+	Planned int    `json:"planned"` // worked out before the first request
+	Plan    string `json:"plan"`    // the planned journeys by kind, in words
+	Made    int    `json:"made"`    // begun during the run
 }
 
 // Tool names the suite that wrote the report.

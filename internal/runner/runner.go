@@ -246,8 +246,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
+	broker, planned, err := planConsents(prof, tags, console)
+	if err != nil {
+		return nil, cannotRun(err)
+	}
+	order, err := features.RunOrder()
+	if err != nil {
+		return nil, cannotRun(err)
+	}
 	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
-		State: store, RunID: rep.Started.UTC().Format(time.RFC3339)}
+		State: store, RunID: rep.Started.UTC().Format(time.RFC3339), Consents: broker}
 	ended := newEndings(ctx, index)
 	godogOut := console
 	if opts.Format == "pretty" {
@@ -261,7 +269,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		},
 		Options: &godog.Options{
 			FS:             features.FS,
-			Paths:          []string{"."},
+			Paths:          order,
 			Tags:           tags,
 			Format:         opts.Format + ",cucumber:" + cucumberPath,
 			Output:         godogOut,
@@ -272,7 +280,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		},
 	}
 	status := suite.Run()
+	env.Finish(ctx)
 	rep.Finished = time.Now()
+	made, _ := env.Journeys()
+	rep.Journeys = &report.Journeys{Planned: planned.Total(), Plan: planned.String(), Made: made}
+	rep.Notices = append(rep.Notices, fmt.Sprintf("PSU journeys: %d made; the plan expected about %s.", made, planned))
 	if f, ok := godogOut.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}

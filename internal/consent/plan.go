@@ -1,0 +1,90 @@
+package consent
+
+import "fmt"
+
+// Plan is what the run's selected checks will ask of the PSU, worked out before the first
+// request: how many journeys, and which checks share them.
+type Plan struct {
+	// Remaining are the negative code checks and grant uses of each TPP.
+	Remaining map[string]*Remaining
+	// CodeChecks are the checks about the code exchange itself, which need a code no
+	// other check has sent (by TPP).
+	CodeChecks map[string]int
+	// Exchangers are the checks that exchange a code successfully and leave a grant
+	// behind (by TPP).
+	Exchangers map[string]int
+	// Approvals, Refusals, Abandons, Wrong: journeys that are checks themselves (a shared
+	// approval, refusal and abandon count once).
+	Approvals, Refusals, Abandons, Wrong int
+	// Donated: codes those approvals leave unexchanged, for the other checks (by TPP).
+	Donated map[string]int
+	// Burned: the bank burns a code on a refused exchange, so each negative check
+	// needs its own code.
+	Burned bool
+	// Kept: grants the state file holds from an earlier run (by TPP).
+	Kept map[string]int
+}
+
+// Count is the journeys of a plan, by kind.
+type Count struct {
+	Approvals, Refusals, Abandons, Wrong int
+}
+
+// Total is every journey: approvals, refusals, abandons and deliberately wrong requests.
+func (c Count) Total() int { return c.Approvals + c.Refusals + c.Abandons + c.Wrong }
+
+// SCA is the journeys where the PSU authenticates: approvals and refusals.
+func (c Count) SCA() int { return c.Approvals + c.Refusals }
+
+func (c Count) String() string {
+	s := fmt.Sprintf("%d PSU journeys: %d approvals, %d refusals", c.Total()-c.Wrong, c.Approvals, c.Refusals)
+	if c.Abandons > 0 {
+		s += fmt.Sprintf(", %d abandoned", c.Abandons)
+	}
+	if c.Wrong > 0 {
+		s += fmt.Sprintf("; and %d deliberately wrong requests, which a compliant bank stops before the PSU authenticates", c.Wrong)
+	}
+	return s
+}
+
+// Journeys works out how many journeys the plan takes: the journeys that are checks, a
+// code for each check about the code exchange (less the codes approvals leave), a code
+// for the negative code checks (one per TPP when codes survive a refusal, one each when
+// the bank burns them), and a consent for each grant the checks need beyond the grants
+// the exchanging checks and the kept state leave behind.
+func (p Plan) Journeys() Count {
+	c := Count{Approvals: p.Approvals, Refusals: p.Refusals, Abandons: p.Abandons, Wrong: p.Wrong}
+	tpps := map[string]bool{}
+	for t := range p.Remaining {
+		tpps[t] = true
+	}
+	for t := range p.CodeChecks {
+		tpps[t] = true
+	}
+	for tpp := range tpps {
+		r := p.Remaining[tpp]
+		if r == nil {
+			r = &Remaining{}
+		}
+		codes := max(0, p.CodeChecks[tpp]-p.Donated[tpp])
+		spareDonated := max(0, p.Donated[tpp]-p.CodeChecks[tpp])
+		supply := p.Exchangers[tpp] + p.Kept[tpp]
+		switch {
+		case r.Links > 0 && p.Burned:
+			codes += r.Links
+		case r.Links > 0:
+			codes++
+			supply++ // the last negative check exchanges the code
+		}
+		need := r.Uses[Consume]
+		if need == 0 && r.Uses[Replay] > 0 {
+			need = 1
+		}
+		if need == 0 && r.Uses[Read]+r.Uses[Mutate] > 0 {
+			need = 1
+		}
+		extra := max(0, need-supply-spareDonated)
+		c.Approvals += codes + extra
+	}
+	return c
+}

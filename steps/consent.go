@@ -1,0 +1,590 @@
+// The consent plan in the steps: what each scenario asks of the PSU (internal/consent
+// lends it), read from its sentences, and the scenario's side of the loans.
+
+package steps
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/stetconform/stetconform/features"
+	"github.com/stetconform/stetconform/internal/consent"
+	"github.com/stetconform/stetconform/internal/profile"
+	"github.com/stetconform/stetconform/internal/psu"
+	"github.com/stetconform/stetconform/internal/report"
+)
+
+// demand is what one scenario asks of the PSU's consents.
+type demand struct {
+	link      string // a negative check on a code, then "the code still works for" this TPP
+	pkceLink  bool   // on a code under a PKCE challenge
+	codeCheck string // a check about the code exchange itself: a code no check has sent
+	grant     string // the TPP whose grant (token pair) the scenario's precondition needs
+	use       consent.Use
+	exchanger bool // it exchanges its code successfully: the grant is left for others
+	needsCode bool // it replays the code of its grant
+	young     bool // it watches a refresh token young (REFRESH-13); old: REFRESH-10
+	old       bool
+
+	approve, refuse string // a When journey that others with the same key share
+	pkceJourney     bool   // a When approval with a PKCE challenge
+	abandon, wrong  bool   // a When abandon, a deliberately wrong request
+	role            bool   // the TPP lacking a role asks with the PSU's approval
+}
+
+// The sentences that say what a scenario does with a consent. They are the features'
+// words (their code is in each feature's steps file); here only what they cost the PSU.
+var (
+	linkRe      = regexp.MustCompile(`^the code still works for the ` + tpp + ` TPP`)
+	approvedRe  = regexp.MustCompile(`^the PSU has approved the authorization request of the ` + tpp + ` TPP`)
+	grantRe     = regexp.MustCompile(`^the ` + tpp + ` TPP (?:has exchanged a code for tokens|holds tokens from the PSU's consent|has refreshed its access token|holds a refresh token (younger|older) than)`)
+	consumeRe   = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than`)
+	mutateRe    = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
+	exchangeRe  = regexp.MustCompile(`exchanges the code at the token endpoint without a scope$|exchanges the code with its code_verifier$|exchanges the code with the scope it asked for`)
+	whenJourney = regexp.MustCompile(`^the PSU (approves|refuses) the authorization request of the (primary|second) TPP$`)
+)
+
+// demandOf reads a scenario's sentences.
+func demandOf(texts []string) demand {
+	var d demand
+	approved := ""
+	for _, t := range texts {
+		if m := linkRe.FindStringSubmatch(t); m != nil {
+			d.link = m[1]
+		}
+		if m := approvedRe.FindStringSubmatch(t); m != nil {
+			approved = m[1]
+			d.pkceLink = strings.HasSuffix(t, "with a PKCE challenge")
+		}
+		if m := grantRe.FindStringSubmatch(t); m != nil && d.grant == "" {
+			d.grant = m[1]
+			d.young, d.old = m[2] == "younger", m[2] == "older"
+		}
+		if m := whenJourney.FindStringSubmatch(t); m != nil {
+			if m[1] == "approves" {
+				d.approve = m[2]
+			} else {
+				d.refuse = m[2]
+			}
+		}
+		switch {
+		case strings.HasPrefix(t, "the PSU approves the authorization request of the primary TPP with a PKCE challenge"):
+			d.pkceJourney, d.exchanger = true, true
+		case strings.HasPrefix(t, "the PSU abandons"):
+			d.abandon = true
+		case strings.HasPrefix(t, "the PSU goes through"):
+			d.wrong = true
+		case strings.HasPrefix(t, "the TPP without the AISP role asks"):
+			d.role = true
+		}
+		if exchangeRe.MatchString(t) && !d.pkceJourney {
+			d.exchanger = true
+		}
+		if strings.Contains(t, "exchanges the same code again") {
+			d.needsCode = true
+		}
+	}
+	if d.grant != "" {
+		for _, t := range texts {
+			switch {
+			case strings.Contains(t, "exchanges the same code again"):
+				d.use = consent.Replay
+			case consumeRe.MatchString(t) && d.use != consent.Replay:
+				d.use = consent.Consume
+			case mutateRe.MatchString(t) && d.use < consent.Mutate:
+				d.use = consent.Mutate
+			}
+		}
+	}
+	if approved != "" && d.link == "" {
+		d.codeCheck = approved
+	}
+	if d.link != "" {
+		d.exchanger = false
+	}
+	for _, t := range texts {
+		if strings.Contains(t, "outlived the code lifetime") {
+			d.exchanger = false
+		}
+	}
+	return d
+}
+
+// Plan works out, before the first request, what the selected scenarios will ask of the
+// PSU. scenarios are those the run selected; those that do not apply to the bank are left
+// out as the run leaves them out.
+func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
+	plan := consent.Plan{Remaining: map[string]*consent.Remaining{}, CodeChecks: map[string]int{},
+		Exchangers: map[string]int{}, Donated: map[string]int{}, Burned: p.Options.CodeAfterRefusal == "burned"}
+	rem := func(tpp string) *consent.Remaining {
+		if plan.Remaining[tpp] == nil {
+			plan.Remaining[tpp] = &consent.Remaining{}
+		}
+		return plan.Remaining[tpp]
+	}
+	approvals, refusals := map[string]bool{}, map[string]bool{}
+	for _, s := range scenarios {
+		if na, skip := applies(p, s.Tags); na != "" || skip != "" {
+			continue
+		}
+		d := demandOf(s.Steps)
+		if d.link != "" {
+			rem(consent.LinkKey(d.link, d.pkceLink)).Links++
+		}
+		if d.grant != "" {
+			rem(d.grant).Uses[d.use]++
+		}
+		if d.codeCheck != "" {
+			plan.CodeChecks[d.codeCheck]++
+		}
+		if d.exchanger {
+			plan.Exchangers[cmpOr(d.codeCheck, "primary")]++
+			rem(cmpOr(d.codeCheck, "primary")).Exchangers++
+		}
+		if d.approve != "" && !approvals[d.approve] {
+			approvals[d.approve] = true
+			plan.Approvals++
+			plan.Donated[d.approve]++
+		}
+		if d.refuse != "" && !refusals[d.refuse] {
+			refusals[d.refuse] = true
+			plan.Refusals++
+		}
+		switch {
+		case d.pkceJourney, d.role:
+			plan.Approvals++
+		case d.abandon:
+			plan.Abandons++
+		case d.wrong:
+			plan.Wrong++
+		}
+	}
+	return plan
+}
+
+// applies says why a scenario with these tags does not apply to the bank (na) or cannot
+// be checked with this profile (skip); both empty: it runs.
+func applies(p *profile.Profile, tags []string) (na, skip string) {
+	for _, t := range tags {
+		if name, ok := strings.CutPrefix(t, "@client:"); ok && p.ClientByName(name) == nil {
+			// A missing optional client is the profile's gap, not the bank's choice: the
+			// check is skipped (a required one leaves the run incomplete), with what to add.
+			skip = fmt.Sprintf("the bank profile has no clients.%s: add one to check this (see fixtures/banks/template.yaml)", name)
+		}
+		if t == "@client:expired" {
+			if e, pr := p.ClientByName("expired"), p.ClientByName("primary"); e != nil && pr != nil &&
+				(e.Leaf == nil || time.Now().Before(e.Leaf.NotAfter) || e.OrganizationIdentifier() != pr.OrganizationIdentifier()) {
+				skip = "clients.expired is not an expired certificate carrying the primary TPP's organizationIdentifier: replace it to check this (see stetconform profile check)"
+			}
+		}
+		if t == "@option:revoke" && p.Endpoints.Revoke == "" {
+			na = "the bank profile declares no revocation endpoint (endpoints.revoke)"
+		}
+		if t == "@option:signing" && (p.Signing == nil || !p.Signing.Required) {
+			na = "the bank profile does not declare signing.required (that the bank refuses unsigned requests)"
+		}
+		if t == "@option:abandon" && len(p.PSU.Abandon) == 0 && p.PSU.Driver != "manual" {
+			na = "the bank profile declares no psu.abandon script (how the PSU interrupts the journey)"
+		}
+		if t == "@pkce" && p.Options.PKCE == "none" {
+			na = "the bank profile declares options.pkce: none"
+		}
+	}
+	return na, skip
+}
+
+// beginJourney waits for a PSU of the pool free to consent for the TPP whose callback the
+// journey ends on, before the journey counts as a consent under way (the expiry gate).
+func (w *World) beginJourney(ctx context.Context, callback string) error {
+	b := w.env.Consents
+	if b == nil {
+		return nil
+	}
+	name := "primary"
+	for _, n := range []string{"primary", "second", "without_aisp_role"} {
+		if c := w.p.ClientByName(n); c != nil && c.RedirectURI == callback {
+			name = n
+			break
+		}
+	}
+	t, err := b.Journey(ctx, name)
+	if err != nil {
+		return w.inconclusive("%v", err)
+	}
+	w.ticket = t
+	return nil
+}
+
+// endJourney frees the PSU of the journey.
+func (w *World) endJourney() {
+	w.ticket.Done()
+}
+
+// codeMargin is how long a code must stay usable for a check to take it: a request or two.
+func (w *World) codeMargin() time.Duration {
+	m := min(w.p.Timeouts.Request, 2*time.Second)
+	if life := w.p.Options.CodeLifetime - w.p.Options.ExpirySkew; life > 0 {
+		m = min(m, life/4) // a short-lived code is passed on for a quarter of its life
+	}
+	return max(200*time.Millisecond, m)
+}
+
+// takeCode lends the scenario a code of c from the pool when one suits it; false: the
+// scenario runs a journey.
+func (w *World) takeCode(ctx context.Context, c *profile.Client, final bool) bool {
+	b := w.env.Consents
+	if b == nil {
+		return false
+	}
+	want := consent.CodeWant{PKCE: w.verifier != "", Pristine: w.demand.codeCheck == c.Name, Margin: w.codeMargin(), Final: final}
+	switch {
+	case w.demand.link == c.Name && w.p.Options.CodeAfterRefusal == "burned":
+		want.Pristine = true // its refusal may be the code's own fault otherwise
+	case w.demand.link == c.Name && !final:
+		want.Link = true
+	}
+	want.Wait = w.p.Timeouts.PSUJourney + w.p.Timeouts.Request
+	code := b.TakeCode(ctx, c.Name, want)
+	if code == nil {
+		if want.Link {
+			w.fetching = c.Name // until keepCode, or the scenario's end
+		}
+		return false
+	}
+	w.heldCode, w.code, w.verifier, w.codeReceived, w.codeLeftToExpire = code, code.Value, code.Verifier, code.At, false
+	w.journeyStarted = code.Began
+	how := "a code no check has sent yet"
+	if !code.Pristine {
+		how = "a code earlier checks of this run sent and saw refused"
+	}
+	w.note("no new PSU journey: %s of %s, from a journey of this run %s ago", how, c.Describe(), time.Since(code.At).Round(time.Millisecond))
+	return true
+}
+
+// keepCode records the code a journey of this scenario brought, for the pool.
+func (w *World) keepCode(value string) {
+	t := w.lastTicket
+	if t == nil {
+		return
+	}
+	w.lastTicket = nil
+	var until time.Time
+	if life := w.p.Options.CodeLifetime; life > 0 {
+		until = time.Now().Add(life - w.p.Options.ExpirySkew)
+	}
+	w.heldCode = t.NewCode(value, w.verifier, w.journeyStarted, time.Now(), until)
+	if w.fetching != "" {
+		w.env.Consents.Fetched(w.fetching, w.heldCode)
+		w.fetching = ""
+	}
+}
+
+// codeSent notes a token request that carried the held code, and whether it got tokens:
+// then the code worked, and every refusal of it before had a live code.
+func (w *World) codeSent(code string, cert *profile.Client, a *answer) {
+	hc := w.heldCode
+	if hc == nil || code != hc.Value {
+		return
+	}
+	w.heldCodeSent = true
+	if a != nil && a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
+		w.env.Consents.Exchanged(hc, "scenario "+w.res.ID)
+		w.heldCode = nil
+		if cert != nil && cert.Name == hc.TPP {
+			w.spentCode, w.spentAnswer = hc, a
+		}
+	}
+}
+
+// deferControl hands the code on to the next check after a refusal, with this check's
+// positive control waiting for the code's next exchange.
+func (w *World) deferControl(c *profile.Client) {
+	code := w.heldCode
+	w.deferred = w.env.Consents.Refused(code)
+	w.heldCode = nil
+	// If no check takes the code on before it is about to expire, the run exchanges it
+	// then: the refusals' positive control, and a grant for the checks still to come.
+	wait := 30 * time.Second
+	if !code.UsableUntil.IsZero() {
+		wait = time.Until(code.UsableUntil) - 2*w.codeMargin()
+	}
+	time.AfterFunc(max(wait, 0), func() {
+		w.env.lastExchange(context.Background(), code, "before it expired, no other check having taken it")
+	})
+	w.note("positive control: the same code goes on to the next check of %s; its next exchange, which must succeed, tells whether it still worked after this refusal", c.Describe())
+}
+
+// withDeferred turns a passed scenario whose deferred positive control did not succeed
+// into an inconclusive one.
+func (w *World) withDeferred(r report.ScenarioResult) report.ScenarioResult {
+	if w.deferred == nil || (r.Verdict != report.Passed && r.Verdict != report.Warning) {
+		return r
+	}
+	resolved, ok, how := w.deferred.Result()
+	switch {
+	case resolved && ok:
+		r.Notes = append(r.Notes, "positive control: the same code, exchanged later as it should be ("+how+"), got tokens: it still worked after this refusal")
+	case resolved:
+		r.Verdict = report.Inconclusive
+		r.Reason = "positive control failed: the same code did not work at its next exchange (" + how + "), so the refusal may have been the code's end, not what this check altered; if the bank burns a code on a refused exchange, declare options.code_after_refusal: burned"
+	default:
+		r.Verdict = report.Inconclusive
+		r.Reason = "positive control missing: the same code was never exchanged again in this run"
+	}
+	return r
+}
+
+// lease gives the scenario a grant of c from the pool, refreshed if its access token is
+// near its end; false: the scenario makes one.
+func (w *World) lease(ctx context.Context, c *profile.Client) bool {
+	b := w.env.Consents
+	if b == nil {
+		return false
+	}
+	use := consent.Read
+	if w.demand.grant == c.Name {
+		use = w.demand.use
+	}
+	want := consent.GrantWant{Use: use, Fresh: w.freshTokens, Wait: min(w.p.Timeouts.Request, 10*time.Second)}
+	life, margin := w.p.Options.RefreshTokenLifetime, w.lifetimeMargin()
+	want.Accept = func(g *consent.Grant) bool {
+		t := g.Tokens.(*tokenSet)
+		if (use != consent.Read || !w.freshTokens(t)) && time.Since(t.consentFrom) > life-life/4 {
+			return false // its refresh token is near the end of its lifetime
+		}
+		switch {
+		case w.demand.needsCode && g.Code == nil, t.refresh == "" && use != consent.Read:
+			return false
+		case w.demand.young:
+			return time.Since(t.consentFrom) < life-margin-w.codeMargin()
+		case w.demand.old:
+			return time.Since(t.consentFrom) < life/2
+		}
+		return true
+	}
+	for range 3 {
+		l := b.Lease(ctx, c.Name, want)
+		if l == nil {
+			w.making = c.Name // until registerGrant, or the scenario's end
+			return false
+		}
+		b.Started(c.Name, false, use, true)
+		t := *l.Grant.Tokens.(*tokenSet)
+		w.tokens, w.previous = &t, nil
+		if l.Grant.Code != nil {
+			w.code, w.verifier = l.Grant.Code.Value, l.Grant.Code.Verifier
+		}
+		if l.Refresh || (use != consent.Read && !w.freshTokens(&t)) {
+			a := w.postToken(ctx, c, refreshForm(t.refresh, c.ClientID))
+			if err := w.keepRefreshed(c, a); err != nil {
+				l.Release(false, nil)
+				w.note("a grant of this run could not be refreshed (%s): it is not lent again", a)
+				continue
+			}
+			w.previous = nil
+			if l.Refresh {
+				nt := *w.tokens
+				l.Refreshed(&nt)
+			}
+			w.note("the shared grant's access token was near its end: refreshed without a PSU journey")
+		}
+		w.leases = append(w.leases, l)
+		w.note("no new PSU journey: %s the token pair of a consent of this run (%s ago)", map[consent.Use]string{consent.Read: "reads, with other checks,", consent.Mutate: "borrows", consent.Consume: "takes for good", consent.Replay: "replays the code of"}[use], time.Since(t.consentAt).Round(time.Millisecond))
+		return true
+	}
+	return false
+}
+
+// freshTokens says whether a grant's access token lives long enough for a check to use it.
+func (w *World) freshTokens(v any) bool {
+	t := v.(*tokenSet)
+	exp := t.expiresAt()
+	if exp.IsZero() {
+		return true
+	}
+	margin := max(500*time.Millisecond, min(time.Duration(t.expiresIn*float64(time.Second))/3, time.Minute))
+	return time.Until(exp) > margin
+}
+
+// registerGrant lends the grant this scenario just made to itself, for the pool.
+func (w *World) registerGrant(c *profile.Client) {
+	b := w.env.Consents
+	if b == nil || w.spentCode == nil || w.tokens == nil {
+		return
+	}
+	use := consent.Read
+	if w.demand.grant == c.Name {
+		use = w.demand.use
+	}
+	b.Started(c.Name, false, use, true)
+	t := *w.tokens
+	w.leases = append(w.leases, b.Add(w.spentCode, &t, use))
+	w.making = ""
+	w.spentCode = nil
+}
+
+// settleConsents ends the scenario's loans: codes not spent go back to the pool (or die
+// when left to expire), grants go back as the scenario leaves them, and a grant the
+// scenario made and did not spend goes to the pool.
+func (w *World) settleConsents(passed bool) {
+	b := w.env.Consents
+	if b == nil {
+		return
+	}
+	if w.demand.link != "" && !w.linkDone {
+		w.linkDone = true
+		b.LinkDone(consent.LinkKey(w.demand.link, w.demand.pkceLink))
+	}
+	if hc := w.heldCode; hc != nil {
+		w.heldCode = nil
+		if w.codeLeftToExpire {
+			b.Dead(hc, "it was left to expire")
+		} else {
+			b.Return(hc, w.heldCodeSent)
+		}
+	}
+	for _, l := range w.leases {
+		var tokens any
+		if w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == l.Grant.TPP {
+			t := *w.tokens
+			tokens = &t
+		}
+		l.Release(passed && !w.refreshSpent, tokens)
+	}
+	w.leases = nil
+	if sc := w.spentCode; sc != nil && w.tokens == nil && w.spentAnswer != nil {
+		_ = w.keepTokens(w.p.ClientByName(sc.TPP), w.spentAnswer) // an exchange no step kept
+	}
+	if sc := w.spentCode; sc != nil && passed && !w.refreshSpent && w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == sc.TPP {
+		t := *w.tokens
+		if t.consentAt.IsZero() {
+			t.consentAt, t.consentFrom = sc.At, sc.Began
+		}
+		b.Donate(sc, &t)
+	}
+	w.spentCode = nil
+	if w.fetching != "" {
+		b.Fetched(w.fetching, nil)
+		w.fetching = ""
+	}
+	if w.making != "" {
+		b.Unmake(w.making)
+		w.making = ""
+	}
+	if w.demand.exchanger {
+		b.ExchangerDone(cmpOr(w.demand.codeCheck, "primary"))
+	}
+}
+
+// Finish exchanges the codes that refusals still wait on when the run's checks are over:
+// their positive control. It runs once, after the last scenario.
+func (e *Env) Finish(ctx context.Context) {
+	b := e.Consents
+	if b == nil {
+		return
+	}
+	for _, code := range b.Leftovers() {
+		e.exchangeFor(ctx, code, "after the run's last check")
+	}
+}
+
+// lastExchange exchanges a code refusals wait on, if it is still in the pool.
+func (e *Env) lastExchange(ctx context.Context, code *consent.Code, when string) {
+	if e.Consents.Claim(code) {
+		e.exchangeFor(ctx, code, when)
+	}
+}
+
+// exchangeFor exchanges a code the run holds, as its TPP should, and lends the grant.
+func (e *Env) exchangeFor(ctx context.Context, code *consent.Code, when string) {
+	b, c := e.Consents, e.Profile.ClientByName(code.TPP)
+	w := newWorld(e)
+	defer w.closeIdle()
+	w.code, w.verifier, w.codeReceived = code.Value, code.Verifier, code.At
+	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
+	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+		b.Dead(code, fmt.Sprintf("%s: %s", when, a))
+		return
+	}
+	b.Exchanged(code, when)
+	if w.keepTokens(c, a) == nil {
+		w.tokens.consentAt, w.tokens.consentFrom = code.At, code.Began
+		b.Donate(code, w.tokens)
+	}
+}
+
+// Journeys says how many journeys the run began and how many its plan expected.
+func (e *Env) Journeys() (begun, planned int) {
+	if e.Consents == nil {
+		return 0, 0
+	}
+	return e.Consents.Counts()
+}
+
+// shared is one journey that several scenarios watch: the same PSU decision for the same
+// TPP, whose callback each checks in its own way (AUTHZ-02 and AUTHZ-03 read one approval).
+type shared struct {
+	done                chan struct{}
+	by                  string
+	err                 error
+	outcome             *psu.Outcome
+	journeyErr          error
+	state, redirectURI  string
+	started             time.Time
+	inconclusive, fault string
+}
+
+// sharedDecision runs the PSU's decision for c once per run and lets every scenario that
+// asks for the same decision read its outcome. An approval's code, which none of them
+// exchanges, goes to the pool for a check that needs one.
+func (w *World) sharedDecision(ctx context.Context, c *profile.Client, approve bool) error {
+	e := w.env
+	if e.Consents == nil {
+		return w.psuDecides(ctx, c, approve)
+	}
+	key := fmt.Sprintf("%s/%t", c.Name, approve)
+	e.mu.Lock()
+	if e.shared == nil {
+		e.shared = map[string]*shared{}
+	}
+	sh, seen := e.shared[key]
+	if !seen {
+		sh = &shared{done: make(chan struct{}), by: w.res.ID}
+		e.shared[key] = sh
+	}
+	e.mu.Unlock()
+	if !seen {
+		if approve {
+			defer e.Consents.Donating(c.Name)()
+		}
+		sh.err = w.psuDecides(ctx, c, approve)
+		sh.outcome, sh.journeyErr, sh.state, sh.redirectURI, sh.started = w.outcome, w.journeyErr, w.sentState, w.redirectURI, w.journeyStarted
+		sh.inconclusive = w.inconclusiveWhy
+		if approve && w.outcome != nil && w.outcome.Callback != nil {
+			if code := w.outcome.Callback.Query().Get("code"); code != "" {
+				w.keepCode(code)
+				if w.heldCode != nil {
+					e.Consents.Return(w.heldCode, false)
+					w.heldCode = nil
+				}
+			}
+		}
+		close(sh.done)
+		return sh.err
+	}
+	select {
+	case <-sh.done:
+	case <-ctx.Done():
+		return w.skipBecause("the run was stopped while waiting for the journey of scenario %s", sh.by)
+	}
+	w.outcome, w.journeyErr, w.sentState, w.redirectURI, w.journeyStarted = sh.outcome, sh.journeyErr, sh.state, sh.redirectURI, sh.started
+	w.note("no new PSU journey: this check reads the journey of scenario %s (the same decision for %s; its evidence is there)", sh.by, c.Describe())
+	if sh.inconclusive != "" {
+		w.inconclusiveWhy = sh.inconclusive
+	}
+	return sh.err
+}
