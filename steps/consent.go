@@ -39,12 +39,15 @@ type demand struct {
 // The sentences that say what a scenario does with a consent. They are the features'
 // words (their code is in each feature's steps file); here only what they cost the PSU.
 var (
-	linkRe      = regexp.MustCompile(`^the code still works for the ` + tpp + ` TPP`)
-	approvedRe  = regexp.MustCompile(`^the PSU has approved the authorization request of the ` + tpp + ` TPP`)
-	grantRe     = regexp.MustCompile(`^the ` + tpp + ` TPP (?:has exchanged a code for tokens|holds tokens from the PSU's consent|has refreshed its access token|holds a refresh token (younger|older) than)`)
-	consumeRe   = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than`)
-	mutateRe    = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
-	exchangeRe  = regexp.MustCompile(`exchanges the code at the token endpoint without a scope$|exchanges the code with its code_verifier$|exchanges the code with the scope it asked for`)
+	linkRe     = regexp.MustCompile(`^the code still works for the ` + tpp + ` TPP`)
+	approvedRe = regexp.MustCompile(`^the PSU has approved the authorization request of the ` + tpp + ` TPP`)
+	grantRe    = regexp.MustCompile(`^the ` + tpp + ` TPP (?:has exchanged a code for tokens|holds tokens from the PSU's consent|has refreshed its access token|holds a refresh token (younger|older) than)`)
+	consumeRe  = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than`)
+	mutateRe   = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
+	// A code exchanged with a scope, against STET's rule (TOKEN-15), leaves no grant to
+	// others: a bank that serves only such requests must not seem to serve the checks
+	// that need a grant.
+	exchangeRe  = regexp.MustCompile(`exchanges the code at the token endpoint without a scope$|exchanges the code with its code_verifier$`)
 	whenJourney = regexp.MustCompile(`^the PSU (approves|refuses) the authorization request of the (primary|second) TPP$`)
 )
 
@@ -107,7 +110,7 @@ func demandOf(texts []string) demand {
 		d.exchanger = false
 	}
 	for _, t := range texts {
-		if strings.Contains(t, "outlived the code lifetime") {
+		if strings.Contains(t, "outlived the code lifetime") || strings.Contains(t, "with the scope it asked for") {
 			d.exchanger = false
 		}
 	}
@@ -256,6 +259,7 @@ func (w *World) takeCode(ctx context.Context, c *profile.Client, final bool) boo
 		return false
 	}
 	w.heldCode, w.code, w.verifier, w.codeReceived, w.codeLeftToExpire = code, code.Value, code.Verifier, code.At, false
+	w.inheritGate(code)
 	w.journeyStarted = code.Began
 	how := "a code no check has sent yet"
 	if !code.Pristine {
@@ -302,8 +306,20 @@ func (w *World) codeSent(code string, cert *profile.Client, a *answer) {
 
 // deferControl hands the code on to the next check after a refusal, with this check's
 // positive control waiting for the code's next exchange.
-func (w *World) deferControl(c *profile.Client) {
+func (w *World) deferControl(c *profile.Client) bool {
 	code := w.heldCode
+	// A code alive in the pool is a consent under way: an expiry check must not watch a
+	// token of the TPP meanwhile (expiry_gate.go), nor hold back the code's exchange.
+	if w.consentGate == nil {
+		g := w.env.gate(c.ClientID)
+		since, ok := g.tryEnterConsent()
+		if !ok {
+			return false // an expiry check is watching: the code is exchanged now
+		}
+		w.consentGate, w.consentSince = g, since
+	}
+	code.Gate = &gateHold{w.consentGate, w.consentSince}
+	w.consentGate = nil
 	w.deferred = w.env.Consents.Refused(code)
 	w.heldCode = nil
 	// If no check takes the code on before it is about to expire, the run exchanges it
@@ -316,6 +332,39 @@ func (w *World) deferControl(c *profile.Client) {
 		w.env.lastExchange(context.Background(), code, "before it expired, no other check having taken it")
 	})
 	w.note("positive control: the same code goes on to the next check of %s; its next exchange, which must succeed, tells whether it still worked after this refusal", c.Describe())
+	return true
+}
+
+// gateHold is a consent of the expiry gate that goes with a code from check to check.
+type gateHold struct {
+	g     *gate
+	since time.Time
+}
+
+// inheritGate takes over the gate consent a code carries, if any. It counts from now:
+// a watch flushes the codes in the pool (flushCodes), so what it waits for is the exchange
+// under way, not the code's time in the pool.
+func (w *World) inheritGate(code *consent.Code) {
+	if h, ok := code.Gate.(*gateHold); ok {
+		code.Gate = nil
+		w.leaveConsent()
+		w.consentGate, w.consentSince = h.g, time.Now()
+	}
+}
+
+// flushCodes exchanges at once the codes in the pool that hold clientID's gate open, so
+// that an expiry check about to watch a token of that TPP does not wait for them.
+func (e *Env) flushCodes(clientID string) {
+	if e.Consents == nil {
+		return
+	}
+	for _, n := range []string{"primary", "second"} {
+		if c := e.Profile.ClientByName(n); c != nil && c.ClientID == clientID {
+			for _, code := range e.Consents.ClaimGated(n) {
+				go e.exchangeFor(context.Background(), code, "when an expiry check began, no other check having taken it")
+			}
+		}
+	}
 }
 
 // withDeferred turns a passed scenario whose deferred positive control did not succeed
@@ -353,8 +402,10 @@ func (w *World) lease(ctx context.Context, c *profile.Client) bool {
 	life, margin := w.p.Options.RefreshTokenLifetime, w.lifetimeMargin()
 	want.Accept = func(g *consent.Grant) bool {
 		t := g.Tokens.(*tokenSet)
-		if (use != consent.Read || !w.freshTokens(t)) && time.Since(t.consentFrom) > life-life/4 {
-			return false // its refresh token is near the end of its lifetime
+		if (use != consent.Read || !w.freshTokens(t)) && time.Since(t.consentFrom) > life/2 {
+			// Its refresh token is in the second half of its lifetime: on a loaded machine
+			// or a slow bank, a refresh sent now might arrive after its end.
+			return false
 		}
 		switch {
 		case w.demand.needsCode && g.Code == nil, t.refresh == "" && use != consent.Read:
@@ -459,7 +510,8 @@ func (w *World) settleConsents(passed bool) {
 	if sc := w.spentCode; sc != nil && w.tokens == nil && w.spentAnswer != nil {
 		_ = w.keepTokens(w.p.ClientByName(sc.TPP), w.spentAnswer) // an exchange no step kept
 	}
-	if sc := w.spentCode; sc != nil && passed && !w.refreshSpent && w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == sc.TPP {
+	if sc := w.spentCode; sc != nil && passed && !w.refreshSpent && (w.demand.exchanger || w.demand.link != "") &&
+		w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == sc.TPP {
 		t := *w.tokens
 		if t.consentAt.IsZero() {
 			t.consentAt, t.consentFrom = sc.At, sc.Began
@@ -504,6 +556,8 @@ func (e *Env) exchangeFor(ctx context.Context, code *consent.Code, when string) 
 	b, c := e.Consents, e.Profile.ClientByName(code.TPP)
 	w := newWorld(e)
 	defer w.closeIdle()
+	defer w.leaveConsent()
+	w.inheritGate(code)
 	w.code, w.verifier, w.codeReceived = code.Value, code.Verifier, code.At
 	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
 	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {

@@ -36,6 +36,17 @@ func (g *gate) enterConsent() time.Time {
 	return time.Now()
 }
 
+// tryEnterConsent begins a consent unless a watch holds or waits for the gate.
+func (g *gate) tryEnterConsent() (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.watches > 0 || g.waitingWatches > 0 {
+		return time.Time{}, false
+	}
+	g.consents++
+	return time.Now(), true
+}
+
 // leaveConsent ends a consent that began at start; the longest one so far tells how early
 // a watch must start closing the gate.
 func (g *gate) leaveConsent(start time.Time) {
@@ -131,6 +142,7 @@ func (w *World) leaveConsent() {
 func (w *World) closeGate(clientID string) {
 	w.openGate()
 	w.leaveConsent()
+	w.env.flushCodes(clientID)
 	g := w.env.gate(clientID)
 	g.enterWatch()
 	w.heldGate = g

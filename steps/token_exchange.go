@@ -208,8 +208,7 @@ func (w *World) codeStillWorks(ctx context.Context, c *profile.Client) error {
 		chain := consent.LinkKey(c.Name, hc.Verifier != "")
 		b.LinkDone(chain)
 		nearEnd := !hc.UsableUntil.IsZero() && time.Until(hc.UsableUntil) < 2*w.codeMargin()
-		if w.p.Options.CodeAfterRefusal == "survives" && !b.LastLink(chain) && !nearEnd {
-			w.deferControl(c)
+		if w.p.Options.CodeAfterRefusal == "survives" && !b.LastLink(chain) && !nearEnd && w.deferControl(c) {
 			return nil
 		}
 		if w.making == "" {

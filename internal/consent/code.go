@@ -20,6 +20,10 @@ type Code struct {
 	// only a pristine code, so that nothing before it can explain its result.
 	Pristine bool
 
+	// Gate is the steps' hold on whatever must wait while a code is alive (their expiry
+	// gate): handed from check to check with the code.
+	Gate any
+
 	psu      int
 	held     bool
 	linkHeld bool       // held by a negative check, which hands it back
@@ -194,6 +198,25 @@ func (b *Broker) Claim(c *Code) bool {
 	return false
 }
 
+// ClaimGated takes back every code of tpp in the pool that carries a Gate hold, for an
+// exchange now: an expiry check is about to watch a token of the TPP.
+func (b *Broker) ClaimGated(tpp string) []*Code {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out, kept []*Code
+	for _, c := range b.codes {
+		if c.TPP == tpp && c.Gate != nil {
+			c.held = true
+			b.heldCodes[key{c.psu, c.TPP}]++
+			out = append(out, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	b.codes = kept
+	return out
+}
+
 // LinkKey names the chain of negative code checks of a TPP: codes under a PKCE challenge
 // and codes without one go to different checks.
 func LinkKey(tpp string, pkce bool) string {
@@ -272,8 +295,8 @@ func (b *Broker) Dead(c *Code, why string) {
 	b.end(c, false, why)
 }
 
-func (b *Broker) end(c *Code, ok bool, how string) {
-	b.mu.Lock()
+// release ends a check's hold of a code that became a grant or died. b.mu is held.
+func (b *Broker) release(c *Code) {
 	if c.held {
 		c.held = false
 		b.heldCodes[key{c.psu, c.TPP}]--
@@ -282,6 +305,11 @@ func (b *Broker) end(c *Code, ok bool, how string) {
 		c.linkHeld = false
 		b.linkHeld[key{c.psu, c.TPP}]--
 	}
+}
+
+func (b *Broker) end(c *Code, ok bool, how string) {
+	b.mu.Lock()
+	b.release(c)
 	for i, p := range b.codes {
 		if p == c {
 			b.codes = append(b.codes[:i], b.codes[i+1:]...)

@@ -162,6 +162,7 @@ func (b *Broker) Add(code *Code, tokens any, use Use) *Lease {
 	if b.making[code.TPP] > 0 {
 		b.making[code.TPP]--
 	}
+	b.release(code)
 	b.grants = append(b.grants, g)
 	b.cond.Broadcast()
 	if use == Read {
@@ -203,6 +204,7 @@ func (b *Broker) ExchangerDone(tpp string) {
 func (b *Broker) Donate(code *Code, tokens any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.release(code)
 	b.grants = append(b.grants, &Grant{TPP: code.TPP, Tokens: tokens, Code: code, psu: code.psu})
 	b.cond.Broadcast()
 }

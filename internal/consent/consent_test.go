@@ -1,0 +1,183 @@
+package consent
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+func journeyCode(t *testing.T, b *Broker, tpp string) *Code {
+	t.Helper()
+	tk, err := b.Journey(context.Background(), tpp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tk.Done()
+	return tk.NewCode("code-"+tpp, "", time.Now(), time.Now(), time.Time{})
+}
+
+// A code refused by one check goes on to the next; its exchange resolves every refusal's
+// control, and a code that died resolves them as failed.
+func TestRefusedCodeGoesOnAndItsExchangeIsTheControl(t *testing.T) {
+	b := New(Options{})
+	b.SetPlan(Plan{Remaining: map[string]*Remaining{"primary": {Links: 2}}})
+	c := journeyCode(t, b, "primary")
+	first := b.Refused(c)
+	b.LinkDone("primary")
+	if got := b.TakeCode(context.Background(), "primary", CodeWant{Link: true}); got != c {
+		t.Fatalf("the next negative check got %v, want the refused code", got)
+	}
+	if got := b.TakeCode(context.Background(), "primary", CodeWant{Pristine: true}); got != nil {
+		t.Fatal("a check about the code exchange itself got a code others had sent")
+	}
+	second := b.Refused(c)
+	b.LinkDone("primary")
+	if !b.LastLink("primary") {
+		t.Fatal("LastLink is false after every planned negative check")
+	}
+	if got := b.TakeCode(context.Background(), "primary", CodeWant{Final: true}); got != c {
+		t.Fatal("the code was not lent for its final exchange once the negative checks were over")
+	}
+	b.Exchanged(c, "scenario x")
+	for _, ctl := range []*Control{first, second} {
+		if resolved, ok, _ := ctl.Result(); !resolved || !ok {
+			t.Fatalf("control = %v %v, want resolved ok", resolved, ok)
+		}
+	}
+
+	d := journeyCode(t, b, "primary")
+	third := b.Refused(d)
+	b.TakeCode(context.Background(), "primary", CodeWant{})
+	b.Dead(d, "invalid_grant")
+	if resolved, ok, how := third.Result(); !resolved || ok || how != "invalid_grant" {
+		t.Fatalf("control of a dead code = %v %v %q, want resolved, failed, with why", resolved, ok, how)
+	}
+}
+
+// Readers share a grant; a changer waits for them and holds it alone; a consumer never
+// takes the last grant while readers or changers are still to come.
+func TestGrantsAreReadTogetherChangedAloneConsumedLast(t *testing.T) {
+	b := New(Options{})
+	b.SetPlan(Plan{Remaining: map[string]*Remaining{"primary": {Uses: [4]int{2, 1, 1, 0}}}})
+	ctx := context.Background()
+	if l := b.Lease(ctx, "primary", GrantWant{Use: Read}); l != nil {
+		t.Fatal("a grant was lent before any existed")
+	}
+	g := b.Add(journeyCode(t, b, "primary"), "tokens-1", Read)
+	b.Started("primary", false, Read, true)
+	r2 := b.Lease(ctx, "primary", GrantWant{Use: Read})
+	if r2 == nil || r2.Grant != g.Grant {
+		t.Fatal("a second reader did not share the grant")
+	}
+	b.Started("primary", false, Read, true)
+	if l := b.Lease(ctx, "primary", GrantWant{Use: Consume, Wait: 10 * time.Millisecond}); l != nil {
+		t.Fatal("a consumer took the only grant while a changer is still to come")
+	}
+	b.Unmake("primary")
+	var m *Lease
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m = b.Lease(ctx, "primary", GrantWant{Use: Mutate, Wait: 5 * time.Second})
+	}()
+	time.Sleep(20 * time.Millisecond)
+	g.Release(true, nil)
+	r2.Release(true, nil)
+	wg.Wait()
+	if m == nil || m.Grant != g.Grant {
+		t.Fatal("the changer did not get the grant once its readers were done")
+	}
+	b.Started("primary", false, Mutate, true)
+	m.Release(true, "tokens-2")
+	if m.Grant.Tokens != "tokens-2" {
+		t.Fatal("the changer's tokens were not kept")
+	}
+	c := b.Lease(ctx, "primary", GrantWant{Use: Consume})
+	if c == nil {
+		t.Fatal("the consumer did not get the grant once nothing else was to come")
+	}
+	c.Release(true, nil)
+	if l := b.Lease(ctx, "primary", GrantWant{Use: Read}); l != nil {
+		t.Fatal("a consumed grant was lent again")
+	}
+	b.Unmake("primary")
+	if l := b.Lease(ctx, "primary", GrantWant{Use: Replay}); l == nil || l.Grant != g.Grant {
+		t.Fatal("a replay did not get the consumed grant's code")
+	}
+}
+
+// With one token pair per PSU, a PSU whose consent for a TPP is in use is not sent on a
+// new journey for that TPP; the pool's other PSUs are, and a lone PSU waits.
+func TestOnePairPerPSUNeverSupersedesAGrantInUse(t *testing.T) {
+	b := New(Options{Identities: []Identity{{Label: "a"}, {Label: "b"}}, OnePairPerPSU: true, SlotWait: 50 * time.Millisecond})
+	ctx := context.Background()
+	c1 := journeyCode(t, b, "primary")
+	l1 := b.Add(c1, "t1", Mutate)
+	tk, err := b.Journey(ctx, "primary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Identity.Label != "b" {
+		t.Fatalf("the new consent went to PSU %q, whose grant is in use", tk.Identity.Label)
+	}
+	c2 := tk.NewCode("c2", "", time.Now(), time.Now(), time.Time{})
+	tk.Done()
+	l2 := b.Add(c2, "t2", Read)
+	if _, err := b.Journey(ctx, "primary"); err == nil {
+		t.Fatal("a journey began while every PSU's consent for the TPP was in use")
+	}
+	if tk, err := b.Journey(ctx, "second"); err != nil {
+		t.Fatalf("another TPP's consent was held back: %v", err)
+	} else {
+		tk.Done()
+	}
+	l1.Release(true, "t1")
+	tk3, err := b.Journey(ctx, "primary")
+	if err != nil || tk3.Identity.Label != "a" {
+		t.Fatalf("after its grant was released, PSU a was not free: %v", err)
+	}
+	tk3.Done()
+	if l := b.Lease(ctx, "primary", GrantWant{Use: Read}); l == nil || l.Grant == l1.Grant {
+		t.Fatal("the grant superseded by the new consent of its PSU was still lent")
+	}
+	l2.Release(true, nil)
+}
+
+// One journey at a time per PSU, even for different TPPs: banks allow one session per PSU.
+func TestOneJourneyAtATimePerPSU(t *testing.T) {
+	b := New(Options{SlotWait: 30 * time.Millisecond})
+	tk, err := b.Journey(context.Background(), "primary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Journey(context.Background(), "second"); err == nil {
+		t.Fatal("a second journey of the only PSU began while the first was under way")
+	}
+	tk.Done()
+	if tk2, err := b.Journey(context.Background(), "second"); err != nil || tk2.Number != 2 {
+		t.Fatalf("journey after the first: %v (number %v)", err, tk2)
+	}
+}
+
+func TestPlanCountsJourneys(t *testing.T) {
+	p := Plan{
+		Remaining:  map[string]*Remaining{"primary": {Links: 7, Uses: [4]int{8, 6, 4, 1}}, "second": {Links: 1, Uses: [4]int{1, 1, 0, 0}}},
+		CodeChecks: map[string]int{"primary": 4},
+		Exchangers: map[string]int{"primary": 4},
+		Donated:    map[string]int{"primary": 1},
+		Approvals:  2, Refusals: 1, Abandons: 1, Wrong: 5,
+	}
+	c := p.Journeys()
+	// 2 + 3 codes for the code checks + 1 chain + 0 extra grants (4 consumers, 5 made) for
+	// primary; 1 chain for second. Burned: a code per negative check (7 + 1), and the
+	// second TPP's grant needs its own consent.
+	if c.Approvals != 7 || c.SCA() != 8 || c.Total() != 14 {
+		t.Fatalf("Journeys() = %+v", c)
+	}
+	p.Burned = true
+	if c := p.Journeys(); c.Approvals != 14 {
+		t.Fatalf("with burned codes, Journeys() = %+v, want a code per negative check", c)
+	}
+}
