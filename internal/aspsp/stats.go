@@ -13,17 +13,17 @@ const PathStats = "/stats"
 // Counts are what the bank counted, for the whole bank or for one PSU. Where the PSU is
 // not known yet (an authorization request, a failed login), only the bank's total counts.
 type Counts struct {
-	AuthorizeRequests int `json:"authorize_requests,omitempty"` // GET /authorize, valid or not
-	Journeys          int `json:"journeys,omitempty"`           // login pages shown: valid authorization requests
-	Logins            int `json:"logins"`                       // successful PSU logins: the strong customer authentications
-	FailedLogins      int `json:"failed_logins,omitempty"`      // wrong identifier or password
-	SessionConflicts  int `json:"session_conflicts,omitempty"`  // logins refused under one-session-per-PSU
+	AuthorizeRequests int `json:"authorize_requests"` // GET /authorize, valid or not
+	Journeys          int `json:"journeys"`           // login pages shown: valid authorization requests
+	Logins            int `json:"logins"`             // successful PSU logins: the strong customer authentications
+	FailedLogins      int `json:"failed_logins"`      // wrong identifier or password
+	SessionConflicts  int `json:"session_conflicts"`  // logins refused under one-session-per-PSU
 	ConsentsApproved  int `json:"consents_approved"`
 	ConsentsRefused   int `json:"consents_refused"`
 	JourneysAbandoned int `json:"journeys_abandoned"` // the PSU cancelled (before or after logging in)
 	CodeExchanges     int `json:"code_exchanges"`     // successful authorization_code grants
 	Refreshes         int `json:"refreshes"`          // successful refresh_token grants
-	RateLimited       int `json:"rate_limited,omitempty"`
+	RateLimited       int `json:"rate_limited"`
 }
 
 // SCAJourneys is the journeys a PSU ended with a decision: approvals and refusals, each a
