@@ -87,6 +87,9 @@ func TestBankFailsBeforeWritingItsPKI(t *testing.T) {
 		{[]string{"--addr", ":8443"}, runner.ExitSetupError, "listens on every interface"},
 		{[]string{"--addr", "192.0.2.1:8443"}, runner.ExitSetupError, "listens on 192.0.2.1, not on loopback: the reference bank and its test PSU would be reachable from other machines; add --public"},
 		{[]string{"--addr", "8443"}, runner.ExitSetupError, `--addr "8443": expected host:port`},
+		{[]string{"--addr", "127.0.0.1:0", "--psus", "0"}, runner.ExitSetupError, "--psus 0: give the number of PSUs, 1 or more"},
+		{[]string{"--addr", "127.0.0.1:0", "--token-pairs", "one"}, runner.ExitSetupError, `--token-pairs "one": expected many or one-per-psu`},
+		{[]string{"--addr", "127.0.0.1:0", "--rate-limit", "10"}, runner.ExitSetupError, "--rate-limit: rate limit \"10\": expected N/DURATION"},
 	} {
 		pki := filepath.Join(t.TempDir(), ".pki")
 		code, out := execute(t, append([]string{"bank", "--pki", pki}, tc.args...)...)

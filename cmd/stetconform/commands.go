@@ -128,6 +128,9 @@ func bankCommand() *cobra.Command {
 		list, requireSignature   bool
 		public                   bool
 		badCertsInTLS            bool
+		psus                     int
+		tokenPairs, rateLimit    string
+		oneSession               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bank",
@@ -136,6 +139,10 @@ func bankCommand() *cobra.Command {
 The PSU psu1's password is $REFERENCE_PSU_PASSWORD when set (fixtures/banks/reference.yaml
 reads it from there), else the Makefile's default (` + aspsp.LoopbackPSUPassword + `) on loopback,
 and a random one, written into the printed profile, with --public.
+With --psus N the PSUs are psu1..psuN, all with that password. The bank counts what a run
+costs its PSUs (authorization requests, logins, consents approved and refused, journeys
+abandoned, code exchanges, refreshes; in total and per PSU) and serves the counts as JSON
+on GET /stats.
 The test PKI is written to --pki only once the bank listens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -153,6 +160,16 @@ The test PKI is written to --pki only once the bank listens.`,
 			if err := checkListenAddr(addr, public); err != nil {
 				return err
 			}
+			if psus < 1 {
+				return badFlag("--psus %d: give the number of PSUs, 1 or more", psus)
+			}
+			if tokenPairs != aspsp.TokenPairsMany && tokenPairs != aspsp.TokenPairsOnePerPSU {
+				return badFlag("--token-pairs %q: expected %s or %s", tokenPairs, aspsp.TokenPairsMany, aspsp.TokenPairsOnePerPSU)
+			}
+			limit, err := aspsp.ParseRateLimit(rateLimit)
+			if err != nil {
+				return badFlag("--rate-limit: %v", err)
+			}
 			// Everything that can fail comes before .pki/ is written: a second `make bank`
 			// on a busy port must not replace the PKI a running one serves.
 			pki, err := eidas.NewTestPKI(time.Now())
@@ -160,7 +177,8 @@ The test PKI is written to --pki only once the bank listens.`,
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
 			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime, RefreshTokenLifetime: rtLifetime,
-				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS}
+				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS,
+				PSUCount: psus, TokenPairs: tokenPairs, OneSessionPerPSU: oneSession, RateLimit: limit, ServeStats: true}
 			switch pw := os.Getenv("REFERENCE_PSU_PASSWORD"); {
 			case pw != "":
 				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
@@ -189,7 +207,12 @@ The test PKI is written to --pki only once the bank listens.`,
 			} else {
 				fmt.Fprintf(out, "%s", yaml)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Reference bank serving at %s (certificates in %s). Ctrl-C stops it.\n", bank.URL(), pkiDir)
+			pool := aspsp.DefaultPSU
+			if psus > 1 {
+				pool = fmt.Sprintf("psu1..psu%d", psus)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Reference bank serving at %s (certificates in %s; PSU %s; counters on %s%s). Ctrl-C stops it.\n",
+				bank.URL(), pkiDir, pool, bank.URL(), aspsp.PathStats)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			<-ctx.Done()
@@ -206,6 +229,10 @@ The test PKI is written to --pki only once the bank listens.`,
 	f.DurationVar(&rtLifetime, "refresh-token-lifetime", 90*24*time.Hour, "refresh token lifetime, counted from the PSU's consent (STET: 90 days; RTS art. 10a allows 180)")
 	f.BoolVar(&requireSignature, "require-signature", false, "refuse resource requests not signed with the calling TPP's QSealC (STET Part I 3.5); the printed profile then carries the seals")
 	f.BoolVar(&badCertsInTLS, "refuse-bad-certificates-in-tls", false, "end the TLS handshake on an expired or untrusted client certificate, instead of answering invalid_client")
+	f.IntVar(&psus, "psus", 1, "number of PSUs, psu1..psuN, sharing psu1's password")
+	f.StringVar(&tokenPairs, "token-pairs", aspsp.TokenPairsMany, "many: every consent keeps its tokens; one-per-psu: a new consent of a PSU to a TPP for a role revokes the earlier access and refresh tokens (as BPCE)")
+	f.BoolVar(&oneSession, "one-session-per-psu", false, "refuse (409 page) a PSU's login while another journey of that PSU is under way")
+	f.StringVar(&rateLimit, "rate-limit", "off", "N/DURATION, e.g. 10/1s: beyond N requests per client (certificate organizationIdentifier, else IP) in a window, answer 429 with Retry-After")
 	f.BoolVar(&list, "list-faults", false, "list the named faults and exit")
 	return cmd
 }

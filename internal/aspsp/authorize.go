@@ -124,6 +124,7 @@ func authorizeContext(ctx context.Context, q url.Values) context.Context {
 }
 
 func (b *Bank) startJourney(w http.ResponseWriter, r *http.Request) {
+	b.stats.add("", func(c *Counts) { c.AuthorizeRequests++ })
 	if b.faults.has(FaultAuthorizeUnavailable) {
 		w.Header().Set("Retry-After", "1")
 		renderPage(w, http.StatusServiceUnavailable, errorPage, pageData{Error: "The service is temporarily unavailable. Please try again later."})
@@ -144,6 +145,7 @@ func (b *Bank) startJourney(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j := b.jour.start(q)
+	b.stats.add("", func(c *Counts) { c.Journeys++ })
 	renderPage(w, http.StatusOK, loginPage, pageData{Journey: j.id, Client: ar.GetClient().GetID(), Scope: scopeText(q)})
 }
 
@@ -164,6 +166,7 @@ func (b *Bank) continueJourney(w http.ResponseWriter, r *http.Request) {
 	case "login":
 		psu := form.Get("psu_id")
 		if !b.checkPSU(psu, form.Get("password")) {
+			b.stats.add("", func(c *Counts) { c.FailedLogins++ })
 			j, _ = b.jour.update(j.id, func(j *journey) { j.failures++ })
 			if j.failures >= maxLoginFailures {
 				b.jour.end(j.id)
@@ -174,7 +177,20 @@ func (b *Bank) continueJourney(w http.ResponseWriter, r *http.Request) {
 			renderPage(w, http.StatusOK, loginPage, data)
 			return
 		}
-		b.jour.update(j.id, func(j *journey) { j.psu = psu })
+		_, busy, ok := b.jour.logIn(j.id, psu, b.cfg.OneSessionPerPSU)
+		switch {
+		case !ok:
+			renderPage(w, http.StatusBadRequest, errorPage, pageData{Error: "This authorization journey is unknown or has expired. Please start again from your provider."})
+			return
+		case busy:
+			// 409 Conflict, not 429: the login clashes with the state of the PSU's other
+			// session, and waiting a given time does not help; ending that journey does.
+			// The journey stays open, so the same page may log in again once it has.
+			b.stats.add(psu, func(c *Counts) { c.SessionConflicts++ })
+			renderPage(w, http.StatusConflict, errorPage, pageData{Error: "You are already logged in elsewhere: finish or cancel that session first, then try again.", Code: "session_in_progress"})
+			return
+		}
+		b.stats.add(psu, func(c *Counts) { c.Logins++ })
 		renderPage(w, http.StatusOK, consentPage, data)
 	case "accept", "refuse":
 		if j.psu == "" {
@@ -197,6 +213,7 @@ func (b *Bank) continueJourney(w http.ResponseWriter, r *http.Request) {
 			renderPage(w, http.StatusBadRequest, errorPage, pageData{Error: "This authorization journey has already ended."})
 			return
 		}
+		b.stats.add(j.psu, func(c *Counts) { c.JourneysAbandoned++ })
 		if b.faults.has(FaultAbandonNoCallback) {
 			renderPage(w, http.StatusOK, errorPage, pageData{Error: "You cancelled. You may close this window."})
 			return
@@ -252,9 +269,11 @@ func (b *Bank) finish(w http.ResponseWriter, r *http.Request, j journey, d decis
 			q.Set("state", ar.GetState())
 			u.RawQuery = q.Encode()
 			w.Header().Set("Cache-Control", "no-store")
+			b.stats.add(j.psu, func(c *Counts) { c.ConsentsRefused++ })
 			http.Redirect(w, r, u.String(), http.StatusSeeOther)
 			return
 		}
+		b.stats.add(j.psu, func(c *Counts) { c.ConsentsRefused++ })
 		b.oauth.WriteAuthorizeError(ctx, w, ar, refusal)
 		return
 	}
@@ -278,7 +297,12 @@ func (b *Bank) finish(w http.ResponseWriter, r *http.Request, j journey, d decis
 		e := fosite.ErrorToRFC6749Error(refusal)
 		resp.AddParameter("error", e.ErrorField)
 		resp.AddParameter("error_description", e.GetDescription())
+		b.stats.add(j.psu, func(c *Counts) { c.ConsentsRefused++ })
+	} else {
+		b.stats.add(j.psu, func(c *Counts) { c.ConsentsApproved++ })
 	}
+	// A code is a consent, even refused-with-code: it supersedes the earlier pair.
+	b.supersedeConsent(ctx, j.psu, ar.GetClient().GetID(), ar.GetGrantedScopes(), ar.GetID())
 	p := resp.GetParameters()
 	b.recordSecrets(p.Get("code"), p.Get("access_token"))
 	b.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)

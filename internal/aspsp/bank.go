@@ -95,6 +95,22 @@ type Config struct {
 	// expiry, and code and token expiry, which is also checked on the real clock (fosite's).
 	// A test moves it forward instead of sleeping.
 	Now func() time.Time
+
+	// PSUCount makes a pool of PSUs psu1..psuN (pool.go): those PSUs does not list get
+	// psu1's password. 0 or 1: PSUs alone, as before.
+	PSUCount int
+	// TokenPairs is TokenPairsMany (default: every consent keeps its own token pair) or
+	// TokenPairsOnePerPSU (BPCE: a new consent revokes the earlier pair of the same PSU,
+	// TPP and role; pairs.go).
+	TokenPairs string
+	// OneSessionPerPSU refuses a PSU's login while another journey of the same PSU is
+	// under way (pool.go).
+	OneSessionPerPSU bool
+	// RateLimit answers 429 with Retry-After beyond RateLimit.Requests per client in each
+	// RateLimit.Window (ratelimit.go); the zero value is no limit.
+	RateLimit RateLimit
+	// ServeStats serves the counters of Stats as JSON on GET PathStats (stats.go).
+	ServeStats bool
 }
 
 // Registration is a TPP registered with the bank.
@@ -127,6 +143,9 @@ type Bank struct {
 	limits   *rateLimiter                 // rate-limited
 	seals    map[string]*x509.Certificate // registered QSealCs by organizationIdentifier
 	pairs    *tokenPairs                  // tokens-superseded-never-expire
+	consents *consentPairs                // Config.TokenPairs one-per-psu
+	rate     *clientRateLimiter           // Config.RateLimit
+	stats    *counters
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -162,15 +181,24 @@ func New(cfg Config) (*Bank, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	psus := make(map[string]string, len(cfg.PSUs))
-	for id, pw := range cfg.PSUs {
-		psus[id] = pw
+	psus, err := psuPool(cfg.PSUs, cfg.PSUCount)
+	if err != nil {
+		return nil, err
 	}
-	if len(psus) == 0 {
-		psus[DefaultPSU] = randomString(12)
+	switch cfg.TokenPairs {
+	case "":
+		cfg.TokenPairs = TokenPairsMany
+	case TokenPairsMany, TokenPairsOnePerPSU:
+	default:
+		return nil, fmt.Errorf("aspsp: Config.TokenPairs %q: expected %q or %q", cfg.TokenPairs, TokenPairsMany, TokenPairsOnePerPSU)
+	}
+	if err := cfg.RateLimit.check(); err != nil {
+		return nil, err
 	}
 
-	b := &Bank{cfg: cfg, faults: fs, now: cfg.Now, psus: psus}
+	b := &Bank{cfg: cfg, faults: fs, now: cfg.Now, psus: psus, stats: newCounters()}
+	b.consents = &consentPairs{grants: map[string][]string{}, superseded: map[string]bool{}}
+	b.rate = newClientRateLimiter(cfg.RateLimit, b.now)
 	b.roots = x509.NewCertPool()
 	b.roots.AddCert(cfg.PKI.CA.Cert)
 	b.jour = newJourneys(b.now)
@@ -242,7 +270,10 @@ func New(cfg Config) (*Bank, error) {
 	mux.HandleFunc(PathToken, b.limited(b.serveToken))
 	mux.HandleFunc(PathRevoke, b.serveRevoke)
 	mux.HandleFunc(PathAccounts, b.limited(b.serveAccounts))
-	b.handler = mux
+	if cfg.ServeStats {
+		mux.HandleFunc(PathStats, b.serveStats)
+	}
+	b.handler = b.rateLimited(mux)
 	return b, nil
 }
 

@@ -162,6 +162,17 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 		b.writeTokenError(w, err, 0)
 		return
 	}
+	if b.revokeIfSuperseded(ctx, ar.GetID()) {
+		b.writeTokenError(w, fosite.ErrInvalidGrant.WithHint("A later consent of the PSU to this TPP for this role has superseded this grant."), 0)
+		return
+	}
+	b.stats.add(sess.Subject, func(c *Counts) {
+		if grant == "authorization_code" {
+			c.CodeExchanges++
+		} else {
+			c.Refreshes++
+		}
+	})
 	// fosite says "bearer"; STET (and BPCE's table) spell it "Bearer".
 	resp.SetTokenType("Bearer")
 	m := resp.ToMap() // the response's own map: edits below change what is written

@@ -27,6 +27,16 @@ type EmbeddedBank struct {
 	// Unsigned serves the embedded bank without requiring signed requests (by default it
 	// requires them, as STET Part I 3.5 and real STET banks do).
 	Unsigned bool
+
+	// The modes of real STET banks (aspsp.Config's fields of the same names), all off by
+	// default, so that the suite can be proven against them.
+	PSUCount         int             // PSUs psu1..psuN, sharing psu1's password
+	TokenPairs       string          // aspsp.TokenPairsMany (default) or aspsp.TokenPairsOnePerPSU
+	OneSessionPerPSU bool            // a PSU's second concurrent login is refused
+	RateLimit        aspsp.RateLimit // 429 beyond RateLimit.Requests per client and window
+	// Counted, when set, receives what the bank counted (SCA journeys, code exchanges...)
+	// as the run ends: the cost of a run measured from the bank's side.
+	Counted func(aspsp.Stats)
 }
 
 // embedded is a running reference bank with the profile that reaches it.
@@ -35,6 +45,7 @@ type embedded struct {
 	Profile *profile.Profile
 	bank    *aspsp.Bank
 	dir     string
+	counted func(aspsp.Stats)
 }
 
 // startEmbedded generates a test PKI, starts the reference bank on a free loopback port
@@ -56,7 +67,7 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &embedded{dir: dir}
+	e := &embedded{dir: dir, counted: opts.Counted}
 	ok := false
 	defer func() {
 		if !ok {
@@ -74,7 +85,8 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	// the TLS handshake.
 	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime,
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
-		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true})
+		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
+		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, RateLimit: opts.RateLimit})
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +109,9 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 func (e *embedded) Close() {
 	if e.bank != nil {
 		_ = e.bank.Close()
+		if e.counted != nil {
+			e.counted(e.bank.Stats())
+		}
 	}
 	_ = os.RemoveAll(e.dir)
 }
