@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,7 +162,7 @@ type paced struct {
 }
 
 func (t *paced) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, host := req.Context(), req.URL.Host
+	ctx, host := req.Context(), hostKey(req.URL)
 	log, _ := ctx.Value(sendLogKey{}).(*sendLog)
 	if log == nil {
 		log = &sendLog{}
@@ -216,6 +218,19 @@ func (t *paced) RoundTrip(req *http.Request) (*http.Response, error) {
 		log.waits = append(log.waits, wait)
 		last = buffered(resp)
 	}
+}
+
+// hostKey names a host with its port, so that bank.example and bank.example:443 share
+// one limiter.
+func hostKey(u *url.URL) string {
+	if u.Port() != "" {
+		return strings.ToLower(u.Host)
+	}
+	port := "443"
+	if u.Scheme == "http" {
+		port = "80"
+	}
+	return strings.ToLower(net.JoinHostPort(u.Hostname(), port))
 }
 
 // once sends one attempt, bounded by the request timeout through reading the body.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -317,5 +318,20 @@ func TestRateLimitedJourneyIsNeverAVerdict(t *testing.T) {
 	}
 	if err := w.journeyInconclusive(); err == nil || !strings.Contains(err.Error(), "rate_limit") {
 		t.Errorf("journeyInconclusive: expected the rate limit as the reason, got %v", err)
+	}
+}
+
+func TestHostKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://Bank.example/token":         "bank.example:443",
+		"https://bank.example:443/authorize": "bank.example:443",
+		"http://127.0.0.1:8443/token":        "127.0.0.1:8443",
+		"http://localhost/cb":                "localhost:80",
+		"https://[::1]/token":                "[::1]:443",
+	} {
+		u, _ := url.Parse(in)
+		if got := hostKey(u); got != want {
+			t.Errorf("hostKey(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
