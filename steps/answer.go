@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +35,7 @@ func (w *World) notARefusal(a *answer) error {
 	case a == nil || a.err != nil:
 		return nil // the checks say what a missing answer means for them
 	case busy(a):
-		return w.inconclusive("the bank could not serve the request (%s): a rate limit or an unavailable bank is not a refusal; lower the run's pace or retry later", a.rateLimitWhy())
+		return w.inconclusive("%s", w.busyWhy(a))
 	case a.status >= 500:
 		return w.inconclusive("the bank failed with %s: a server error is not a refusal, so this proves nothing about the check", a)
 	}
@@ -48,9 +47,23 @@ func (w *World) notARefusal(a *answer) error {
 // must.
 func (w *World) notAnAnswer(a *answer) error {
 	if a != nil && busy(a) {
-		return w.inconclusive("the bank could not serve the request (%s): a rate limit or an unavailable bank is not a verdict; lower the run's pace or retry later", a.rateLimitWhy())
+		return w.inconclusive("%s", w.busyWhy(a))
 	}
 	return nil
+}
+
+// busyWhy is the reason of a check the bank would not serve: 429, its rate limit, which
+// the profile can declare so that the run keeps under it; 503, the bank out of service.
+func (w *World) busyWhy(a *answer) string {
+	how := a.rateLimitWhy()
+	if a.status != http.StatusTooManyRequests {
+		return fmt.Sprintf("the bank was unavailable (%s): an unavailable bank is neither a pass nor a refusal, so this proves nothing about the check; run again later", how)
+	}
+	advice := "declare the bank's rate in the profile (rate_limit: requests_per_second) so that the run keeps under it"
+	if rl := w.p.RateLimit; rl != nil {
+		advice = fmt.Sprintf("the profile's rate_limit of %g requests per second (burst %g) is more than the bank allows: declare a lower one", rl.RequestsPerSecond, rl.Burst)
+	}
+	return fmt.Sprintf("the bank rate-limited the request (%s): a rate limit is neither a pass nor a refusal, so this proves nothing about the check; %s", how, advice)
 }
 
 func (a *answer) rateLimitWhy() string {
@@ -184,82 +197,31 @@ func clip(s string, n int) string {
 }
 
 // do sends req with hc, reads the answer within the limits, and remembers it as the
-// bank's last answer. Secrets in the answer are handed to the redactor at once.
+// bank's last answer. Secrets in the answer are handed to the redactor at once. The
+// client's paced transport waits for the run's rate limit and honours 429 and 503 (see
+// pace.go); a rate limit or a bank out of service is never a verdict.
 func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *answer {
-	a := w.doOnce(ctx, hc, req)
-	if !busy(a) {
-		return a
-	}
-	// A rate limit or a bank out of service is never a verdict: wait as the bank asks,
-	// once, and send again.
-	wait := retryAfter(a.header.Get("Retry-After"), time.Now())
-	if wait > maxRetryAfter {
-		a.rateLimit = fmt.Sprintf("HTTP %d with Retry-After %s, longer than the suite waits (%s)", a.status, wait.Round(time.Second), maxRetryAfter)
-		return a
-	}
-	if req.Body != nil && req.GetBody == nil {
-		return a
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return a
-	case <-t.C:
-	}
-	again := req.Clone(ctx)
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return a
-		}
-		again.Body = body
-	}
-	b := w.doOnce(ctx, hc, again)
-	if busy(b) {
-		b.rateLimit = fmt.Sprintf("HTTP %d twice, the second time after waiting %s as the bank asked", b.status, wait.Round(100*time.Millisecond))
-	}
-	return b
-}
-
-// busy says whether the bank answered that it cannot serve now: 429 Too Many Requests or
-// 503 Service Unavailable (RFC 9110 section 15.6.4), both of which may carry Retry-After.
-func busy(a *answer) bool {
-	return a.err == nil && (a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable)
-}
-
-// maxRetryAfter bounds how long the suite waits for a rate limit to lift before it gives up
-// on a request (the check is then inconclusive, never failed).
-const maxRetryAfter = 30 * time.Second
-
-// retryAfter reads a Retry-After header (RFC 9110 section 10.2.3: seconds or an HTTP date);
-// without a usable one, the suite waits one second.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return time.Second
-}
-
-// doOnce sends req once; see do.
-func (w *World) doOnce(ctx context.Context, hc *http.Client, req *http.Request) *answer {
-	ctx, cancel := context.WithTimeout(ctx, w.timeout())
-	defer cancel()
+	log := &sendLog{}
+	ctx = context.WithValue(ctx, sendLogKey{}, log)
 	start := time.Now()
 	a := &answer{}
+	// took counts from when the last attempt left: a wait for the rate limit or a
+	// Retry-After is not the bank's slowness, and the request was sent after it.
+	took := func() time.Duration {
+		if log.lastSend.IsZero() {
+			return time.Since(start)
+		}
+		return time.Since(log.lastSend)
+	}
 	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {
-		a.err, a.took = err, time.Since(start)
+		a.err, a.took = err, took()
 		w.last = a
 		return a
 	}
 	a.status, a.header = resp.StatusCode, resp.Header
 	a.body, err = evidence.ReadBody(resp, bodyLimit)
-	a.took = time.Since(start)
+	a.took = took()
 	if err != nil {
 		a.err = fmt.Errorf("reading the body of HTTP %d: %w", resp.StatusCode, err)
 		w.last = a
@@ -279,6 +241,9 @@ func (w *World) doOnce(ctx context.Context, hc *http.Client, req *http.Request) 
 		}
 	} else {
 		a.jsonErr = fmt.Errorf("empty body")
+	}
+	if busy(a) {
+		a.rateLimit = log.why(a.status)
 	}
 	w.last = a
 	return a

@@ -166,6 +166,9 @@ func (w *World) psuDecides(ctx context.Context, c *profile.Client, approve bool)
 	if w.outcome.Callback != nil {
 		return nil
 	}
+	if why := w.journeyBusy(); why != "" {
+		return w.inconclusive("%s", why)
+	}
 	if errors.Is(w.journeyErr, psu.ErrNoCallback) && !w.outcome.Reported {
 		// The PSU did everything the script says and the bank never called back: the
 		// bank's doing (STET 3.4 step 3: the callback is called on approval and refusal).
@@ -191,6 +194,8 @@ func (w *World) psuAbandons(ctx context.Context, c *profile.Client) error {
 	switch {
 	case w.outcome.Callback != nil:
 		return nil
+	case w.journeyBusy() != "":
+		return w.inconclusive("%s", w.journeyBusy())
 	case errors.Is(w.journeyErr, psu.ErrNoCallback) && !w.outcome.Reported:
 		return fmt.Errorf("expected the bank to call the callback %s with an error when the PSU abandons the journey (the profile declares psu.abandon); the PSU did every step of the abandon script and %s",
 			c.RedirectURI, journeyError(w.journeyErr))
@@ -232,6 +237,8 @@ func (w *World) journeyInconclusive() error {
 	switch {
 	case o.Callback != nil, o.Reported:
 		return nil
+	case w.journeyBusy() != "":
+		return errors.New(w.journeyBusy())
 	case o.LastStatus == 0:
 		return fmt.Errorf("the PSU's browser never got a page from the bank, so this proves nothing: %s", journeyError(err))
 	case o.Redirects >= 20 || err != nil && strings.Contains(err.Error(), "redirect loop"):
@@ -355,8 +362,9 @@ func notAnAuthorizationRefusal(st authStart) string {
 		return "the bank was not asked"
 	case st.page.err != nil && st.page.status == 0:
 		return "the bank did not answer: " + st.page.String()
-	case st.page.status == http.StatusUnauthorized, st.page.status == http.StatusForbidden,
-		st.page.status == http.StatusTooManyRequests, st.page.status >= 500:
+	case busy(st.page):
+		return fmt.Sprintf("the bank would not serve the authorization request (%s), which refuses every request, not this one; if it is a rate limit, declare the bank's rate in the profile (rate_limit: requests_per_second)", st.page.rateLimitWhy())
+	case st.page.status == http.StatusUnauthorized, st.page.status == http.StatusForbidden, st.page.status >= 500:
 		return fmt.Sprintf("the bank answered the authorization request with HTTP %d, which refuses every request, not this one", st.page.status)
 	}
 	return ""
@@ -486,6 +494,9 @@ func (w *World) refusedOnAPage() error {
 		return w.inconclusive("%v", err)
 	}
 	ctrl, alt, o := w.control, w.altered, w.outcome
+	if err := w.notAnAnswer(ctrl.page); err != nil {
+		return err // the positive control was rate-limited: nothing to compare with
+	}
 	if !ctrl.isPage() || (ctrl.page.status != http.StatusOK) {
 		return w.inconclusive("positive control failed: the same authorization request with nothing altered does not reach a login page either (it gives %s), so the refusal proves nothing", ctrl.where())
 	}

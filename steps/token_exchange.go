@@ -176,13 +176,14 @@ func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, re
 	}
 	// A code sent when it may have expired makes a refusal ambiguous: its expiry, or what
 	// the check altered (TOKEN-08 lets its code expire on purpose).
-	life := w.p.Options.CodeLifetime
-	late := life > 0 && !w.codeLeftToExpire && !w.codeReceived.IsZero() &&
-		time.Since(w.codeReceived) > life-w.p.Options.ExpirySkew
 	var a *answer
 	w.sharingGate(clientID, func() { a = w.postToken(ctx, cert, f) })
 	w.leaveConsent()
-	w.lateCode = late // postToken cleared it: it is about this request only
+	// When the request left, not when it was made: the run's rate limit may hold it back.
+	sent, life := time.Now().Add(-a.took), w.p.Options.CodeLifetime
+	// postToken cleared lateCode: it is about this request only.
+	w.lateCode = life > 0 && !w.codeLeftToExpire && !w.codeReceived.IsZero() &&
+		sent.Sub(w.codeReceived) > life-w.p.Options.ExpirySkew
 	return a
 }
 

@@ -59,6 +59,11 @@ type Env struct {
 	shared map[string]*shared // journeys several scenarios read (consent.go)
 	// observed are the run-wide positive controls seen to succeed (controls.go).
 	observed map[string]bool
+
+	// pace keeps the run under the profile's rate_limit and the bank's Retry-After, per
+	// host, for every client of every scenario (pace.go).
+	paceOnce sync.Once
+	pace     *pacer
 }
 
 // Results returns the result of every scenario that started, in start order.
@@ -219,8 +224,9 @@ func (w *World) newHTTPClient(tlsConf *tls.Config, actor, org string) *http.Clie
 	}
 	w.transports = append(w.transports, t)
 	return &http.Client{
-		Transport: w.rec.Transport(t, actor, org),
-		Timeout:   w.timeout(),
+		// The paced transport bounds each attempt by the request timeout once it leaves:
+		// a client Timeout would also count the wait for the run's rate limit.
+		Transport: &paced{next: w.rec.Transport(t, actor, org), pace: w.env.pacer(), timeout: w.timeout()},
 		// The suite looks at every redirect itself: a redirect to the callback is a result,
 		// not something to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -505,6 +505,8 @@ func typeText(goType string) string {
 		return "a text"
 	case goType == "bool":
 		return "true or false"
+	case goType == "float64":
+		return "a number"
 	case strings.HasPrefix(goType, "map["):
 		return "a mapping of names to values"
 	case strings.HasPrefix(goType, "[]"), goType == "psu.Script":

@@ -23,6 +23,7 @@ type Profile struct {
 	PSU       PSU               `yaml:"psu"`
 	Options   Options           `yaml:"options"`
 	Signing   *Signing          `yaml:"signing,omitempty"`
+	RateLimit *RateLimit        `yaml:"rate_limit,omitempty"`
 	Waivers   []Waiver          `yaml:"waivers,omitempty"` // see waivers.go
 
 	// Path is the file the profile was loaded from ("" when built in memory).
@@ -58,6 +59,18 @@ type Timeouts struct {
 	Connect    time.Duration `yaml:"connect"`     // default 5s
 	Request    time.Duration `yaml:"request"`     // default 15s
 	PSUJourney time.Duration `yaml:"psu_journey"` // default 2m
+}
+
+// RateLimit is the request rate the run never exceeds, per host of the bank, over the whole
+// run: a bank that rate-limits the TPP otherwise answers 429 to a run's burst of requests.
+// It paces the suite's own HTTP clients (TPP and the PSU's browser with the form driver),
+// not the browser driver's Chromium.
+type RateLimit struct {
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Burst is how many requests may leave at once after a quiet spell; default
+	// requests_per_second rounded up, at least 1. A whole number, read as a float so that
+	// 2.5 is reported rather than truncated by the YAML decoder.
+	Burst float64 `yaml:"burst,omitempty"`
 }
 
 // Clients are the TPP identities the suite acts as. Primary and Second are required;

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -87,6 +88,7 @@ func (c *checker) validate(p *Profile) {
 
 	c.checkPSU(&p.PSU)
 	c.checkSigning(p)
+	c.checkRateLimit(p.RateLimit)
 
 	c.enum("options.refresh_rotation", &p.Options.RefreshRotation, "either", "rotate", "reuse", "either")
 	c.enum("options.client_mismatch", &p.Options.ClientMismatch, "either", "tls", "http", "either")
@@ -103,6 +105,28 @@ func (c *checker) validate(p *Profile) {
 	c.duration("options.code_lifetime", &p.Options.CodeLifetime, 0)
 	c.duration("options.max_expiry_wait", &p.Options.MaxExpiryWait, DefaultMaxExpiryWait)
 	c.duration("options.expiry_skew", &p.Options.ExpirySkew, DefaultExpirySkew)
+}
+
+// checkRateLimit wants a positive rate and burst, and defaults the burst to the rate
+// rounded up: one second's worth of requests.
+func (c *checker) checkRateLimit(rl *RateLimit) {
+	if rl == nil {
+		return
+	}
+	switch rps := rl.RequestsPerSecond; {
+	case c.lines["rate_limit.requests_per_second"] == 0:
+		c.addAt("rate_limit.requests_per_second", "is required with rate_limit: expected a positive number of requests per second, such as 5 or 0.5")
+		return
+	case math.IsNaN(rps) || math.IsInf(rps, 0) || rps <= 0:
+		c.addAt("rate_limit.requests_per_second", "expected a positive number of requests per second, such as 5 or 0.5, found %v", rps)
+		return
+	}
+	switch b := rl.Burst; {
+	case c.lines["rate_limit.burst"] == 0:
+		rl.Burst = max(1, math.Ceil(rl.RequestsPerSecond))
+	case math.IsNaN(b) || b < 1 || b != math.Trunc(b) || b > 1e6:
+		c.addAt("rate_limit.burst", "expected a whole positive number of requests, found %v", b)
+	}
 }
 
 // checkEndpoint wants an absolute https URL; http is accepted for loopback hosts only
