@@ -26,9 +26,11 @@ type demand struct {
 	grant     string // the TPP whose grant (token pair) the scenario's precondition needs
 	use       consent.Use
 	exchanger bool // it exchanges its code successfully: the grant is left for others
-	needsCode bool // it replays the code of its grant
-	young     bool // it watches a refresh token young (REFRESH-13); old: REFRESH-10
-	old       bool
+	// scopeAtToken: it exchanges its code with a scope, against STET's rule (TOKEN-15).
+	scopeAtToken bool
+	needsCode    bool // it replays the code of its grant
+	young        bool // it watches a refresh token young (REFRESH-13); old: REFRESH-10
+	old          bool
 
 	approve, refuse string // a When journey that others with the same key share
 	pkceJourney     bool   // a When approval with a PKCE challenge
@@ -113,6 +115,9 @@ func demandOf(texts []string) demand {
 		if strings.Contains(t, "outlived the code lifetime") || strings.Contains(t, "with the scope it asked for") {
 			d.exchanger = false
 		}
+		if strings.Contains(t, "with the scope it asked for") {
+			d.scopeAtToken = true
+		}
 	}
 	return d
 }
@@ -143,6 +148,7 @@ func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 		}
 		if d.codeCheck != "" {
 			plan.CodeChecks[d.codeCheck]++
+			rem(d.codeCheck).CodeChecks++
 		}
 		if d.exchanger {
 			plan.Exchangers[cmpOr(d.codeCheck, "primary")]++
@@ -255,6 +261,9 @@ func (w *World) takeCode(ctx context.Context, c *profile.Client, final bool) boo
 	if code == nil {
 		if want.Link {
 			w.fetching = c.Name // until keepCode, or the scenario's end
+		}
+		if want.Pristine {
+			b.CodeCheckStarted(c.Name)
 		}
 		return false
 	}
@@ -510,7 +519,11 @@ func (w *World) settleConsents(passed bool) {
 	if sc := w.spentCode; sc != nil && w.tokens == nil && w.spentAnswer != nil {
 		_ = w.keepTokens(w.p.ClientByName(sc.TPP), w.spentAnswer) // an exchange no step kept
 	}
-	if sc := w.spentCode; sc != nil && passed && !w.refreshSpent && (w.demand.exchanger || w.demand.link != "") &&
+	// A grant from a code exchanged with a scope, against STET's rule (TOKEN-15), is lent
+	// only once a code exchange without one has worked in this run: a bank that serves
+	// only such requests must not seem to serve the checks that need a grant.
+	lends := w.demand.exchanger || w.demand.link != "" || (w.demand.scopeAtToken && w.env.observed[controlCodeExchange])
+	if sc := w.spentCode; sc != nil && passed && !w.refreshSpent && lends &&
 		w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == sc.TPP {
 		t := *w.tokens
 		if t.consentAt.IsZero() {
@@ -542,6 +555,12 @@ func (e *Env) Finish(ctx context.Context) {
 	for _, code := range b.Leftovers() {
 		e.exchangeFor(ctx, code, "after the run's last check")
 	}
+}
+
+// FlushCode exchanges a code the broker took from the pool because a new consent of its
+// PSU would supersede it.
+func (e *Env) FlushCode(code *consent.Code) {
+	e.exchangeFor(context.Background(), code, "before a new consent of its PSU superseded it")
 }
 
 // lastExchange exchanges a code refusals wait on, if it is still in the pool.

@@ -37,7 +37,8 @@ func (w *World) registerRevocation(sc *godog.ScenarioContext) {
 		if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
 			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
 		}
-		return w.keepRefreshed(c, a) // the grant's current tokens, for whoever uses it next
+		w.refreshSpent = false // it survived: the grant can serve another check
+		return w.keepRefreshed(c, a)
 	})
 }
 

@@ -24,6 +24,11 @@ type (
 		PSU       yamlPSU       `yaml:"psu"`
 		Options   yamlOptions   `yaml:"options"`
 		Signing   *yamlSigning  `yaml:"signing,omitempty"`
+		RateLimit *yamlRate     `yaml:"rate_limit,omitempty"`
+	}
+	yamlRate struct {
+		RequestsPerSecond float64 `yaml:"requests_per_second"`
+		Burst             float64 `yaml:"burst"`
 	}
 	yamlSigning struct {
 		Required  bool   `yaml:"required"`
@@ -66,10 +71,11 @@ type (
 		AISP string `yaml:"aisp"`
 	}
 	yamlPSU struct {
-		Driver  string     `yaml:"driver"`
-		Approve []yamlStep `yaml:"approve"`
-		Refuse  []yamlStep `yaml:"refuse"`
-		Abandon []yamlStep `yaml:"abandon,omitempty"`
+		Driver     string              `yaml:"driver"`
+		Identities []map[string]string `yaml:"identities,omitempty"`
+		Approve    []yamlStep          `yaml:"approve"`
+		Refuse     []yamlStep          `yaml:"refuse"`
+		Abandon    []yamlStep          `yaml:"abandon,omitempty"`
 	}
 	yamlStep struct {
 		Fill  map[string]string `yaml:"fill,omitempty"`
@@ -85,6 +91,7 @@ type (
 		ExpirySkew      string `yaml:"expiry_skew"`
 		BadCertificate  string `yaml:"bad_certificate"`
 		RefreshLifetime string `yaml:"refresh_token_lifetime"`
+		TokenPairs      string `yaml:"token_pairs,omitempty"`
 	}
 )
 
@@ -112,6 +119,18 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 	login := yamlStep{
 		Fill:  map[string]string{SelectorPSUID: psu, SelectorPassword: b.psus[psu]},
 		Press: SelectorLogin,
+	}
+	// A pool of PSUs is the profile's pool: the scripts fill in each one's id and password.
+	var identities []map[string]string
+	if ids := b.PSUIDs(); len(ids) > 1 {
+		for _, id := range ids {
+			identities = append(identities, map[string]string{"id": id, "password": b.psus[id]})
+		}
+		login.Fill = map[string]string{SelectorPSUID: "{psu.id}", SelectorPassword: "{psu.password}"}
+	}
+	tokenPairs := ""
+	if b.cfg.TokenPairs == TokenPairsOnePerPSU {
+		tokenPairs = "one_per_psu"
 	}
 	client := func(id, certFile, keyFile string) *yamlClient {
 		return &yamlClient{
@@ -152,10 +171,11 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		},
 		Scopes: yamlScopes{AISP: ScopeAISP},
 		PSU: yamlPSU{
-			Driver:  "form",
-			Approve: []yamlStep{login, {Press: SelectorAccept}},
-			Refuse:  []yamlStep{login, {Press: SelectorRefuse}},
-			Abandon: []yamlStep{{Press: SelectorCancel}},
+			Driver:     "form",
+			Identities: identities,
+			Approve:    []yamlStep{login, {Press: SelectorAccept}},
+			Refuse:     []yamlStep{login, {Press: SelectorRefuse}},
+			Abandon:    []yamlStep{{Press: SelectorCancel}},
 		},
 		Options: yamlOptions{
 			RefreshRotation: "rotate",
@@ -167,7 +187,13 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			ExpirySkew:      "250ms", // expires_in is rounded up (token.go), so a small margin is enough
 			BadCertificate:  badCertificate,
 			RefreshLifetime: b.cfg.RefreshTokenLifetime.String(),
+			TokenPairs:      tokenPairs,
 		},
+	}
+	if rl := b.cfg.RateLimit; rl.Requests > 0 && rl.Window > 0 {
+		// The bank counts per client in fixed windows; the suite paces per host with a
+		// token bucket. Half the rate, one at a time, never crosses a window's limit.
+		p.RateLimit = &yamlRate{RequestsPerSecond: float64(rl.Requests) / rl.Window.Seconds() / 2, Burst: 1}
 	}
 	if b.cfg.RequireSignature {
 		// The test QSealCs have EC keys.

@@ -146,6 +146,16 @@ func (b *Broker) Donating(tpp string) (done func()) {
 	}
 }
 
+// CodeCheckStarted says a check about the code exchange itself ran a journey for its code.
+func (b *Broker) CodeCheckStarted(tpp string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r := b.rem(tpp); r.CodeChecks > 0 {
+		r.CodeChecks--
+	}
+	b.cond.Broadcast()
+}
+
 // Fetched says a Link check that found no code has one now (c), or gave up (nil).
 func (b *Broker) Fetched(tpp string, c *Code) {
 	b.mu.Lock()
@@ -168,6 +178,8 @@ func (b *Broker) takeCode(tpp string, want CodeWant) *Code {
 		switch {
 		case c.TPP != tpp, !usable, want.PKCE != (c.Verifier != ""), want.Pristine && !c.Pristine:
 			continue
+		case !want.Pristine && c.Pristine && b.rem(tpp).CodeChecks > 0:
+			continue // kept for a check about the code exchange itself
 		case want.Final && !c.Pristine && b.rem(LinkKey(tpp, c.Verifier != "")).Links > 0 &&
 			(c.UsableUntil.IsZero() || now.Add(2*want.Margin).Before(c.UsableUntil)):
 			continue // leave it to the negative checks still to come
@@ -175,6 +187,9 @@ func (b *Broker) takeCode(tpp string, want CodeWant) *Code {
 		b.codes = append(b.codes[:i], b.codes[i+1:]...)
 		c.held = true
 		b.heldCodes[key{c.psu, c.TPP}]++
+		if want.Pristine && b.rem(tpp).CodeChecks > 0 {
+			b.rem(tpp).CodeChecks--
+		}
 		if want.Link {
 			b.linkHeld[key{c.psu, c.TPP}]++
 		}

@@ -62,6 +62,9 @@ type Options struct {
 	OnePairPerPSU bool
 	// SlotWait bounds how long a journey waits for a PSU of the pool to be free.
 	SlotWait time.Duration
+	// Flush exchanges a code that refusals wait on, now (it is taken from the pool): a new
+	// consent of its PSU would supersede it.
+	Flush func(*Code)
 }
 
 // Broker lends the run's codes and grants. Safe for concurrent use.
@@ -94,6 +97,7 @@ type Remaining struct {
 	Links      int
 	Uses       [4]int // by Use
 	Exchangers int    // checks that exchange a code and leave the grant to others
+	CodeChecks int    // checks about the code exchange itself, which need pristine codes
 }
 
 // New returns a broker for opts.
@@ -212,11 +216,24 @@ func (b *Broker) freePSU(tpp string) (int, bool) {
 		cost := 0
 		if b.opts.OnePairPerPSU {
 			ok := true
+			kept := b.codes[:0]
 			for _, c := range b.codes {
-				if c.psu == i && c.TPP == tpp {
-					ok = false // an unexchanged code, maybe with refusals waiting on it
+				switch {
+				case c.psu != i || c.TPP != tpp:
+					kept = append(kept, c)
+				case len(c.controls) == 0:
+					// Nobody waits on it: the new consent supersedes it.
+				case b.opts.Flush != nil:
+					c.held = true
+					b.heldCodes[key{c.psu, c.TPP}]++
+					go b.opts.Flush(c) // refusals wait on it: exchanged now, then the PSU is free
+					ok = false
+				default:
+					kept = append(kept, c)
+					ok = false
 				}
 			}
+			b.codes = kept
 			for _, g := range b.grants {
 				if g.psu == i && g.TPP == tpp && !g.retired {
 					if g.readers > 0 || g.held {

@@ -96,7 +96,7 @@ func (b *Broker) Lease(ctx context.Context, tpp string, want GrantWant) *Lease {
 		// A grant another check is making, or one an exchanging check will leave, is
 		// worth waiting for: it costs no journey.
 		r := b.rem(tpp)
-		coming := b.making[tpp] > 0 || (want.Use != Read && r.Exchangers > 0) || b.chainActive(tpp)
+		coming := b.making[tpp] > 0 || r.Exchangers > 0 || b.chainActive(tpp)
 		if !busy && !coming || time.Now().After(deadline) || ctx.Err() != nil {
 			b.making[tpp]++
 			return nil

@@ -14,7 +14,7 @@ import (
 // planConsents works out, before the first request, which PSU journeys the selected
 // scenarios need, and returns the broker that lends their codes and grants, with the plan
 // in words for the console and the report.
-func planConsents(p *profile.Profile, tags string, console io.Writer) (*consent.Broker, consent.Count, error) {
+func planConsents(p *profile.Profile, tags string, console io.Writer, flush func(*consent.Code)) (*consent.Broker, consent.Count, error) {
 	all, err := features.Scenarios()
 	if err != nil {
 		return nil, consent.Count{}, err
@@ -30,7 +30,7 @@ func planConsents(p *profile.Profile, tags string, console io.Writer) (*consent.
 		ids = append(ids, consent.Identity{Label: fmt.Sprintf("PSU %d of %d (psu.identities[%d])", i+1, len(p.PSU.Identities), i), Vars: vars})
 	}
 	b := consent.New(consent.Options{Identities: ids, OnePairPerPSU: p.Options.TokenPairs == "one_per_psu",
-		SlotWait: max(2*p.Timeouts.PSUJourney, p.Options.MaxExpiryWait+p.Timeouts.PSUJourney)})
+		SlotWait: max(2*p.Timeouts.PSUJourney, p.Options.MaxExpiryWait+p.Timeouts.PSUJourney), Flush: flush})
 	plan := steps.Plan(p, selected)
 	b.SetPlan(plan)
 	count := plan.Journeys()

@@ -19,6 +19,7 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/stetconform/stetconform/features"
+	"github.com/stetconform/stetconform/internal/consent"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
@@ -246,7 +247,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
-	broker, planned, err := planConsents(prof, tags, console)
+	var env *steps.Env
+	broker, planned, err := planConsents(prof, tags, console, func(c *consent.Code) { env.FlushCode(c) })
 	if err != nil {
 		return nil, cannotRun(err)
 	}
@@ -254,7 +256,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, cannotRun(err)
 	}
-	env := &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
+	env = &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
 		State: store, RunID: rep.Started.UTC().Format(time.RFC3339), Consents: broker}
 	ended := newEndings(ctx, index)
 	godogOut := console
