@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,28 @@ type EmbeddedBank struct {
 	// Unsigned serves the embedded bank without requiring signed requests (by default it
 	// requires them, as STET Part I 3.5 and real STET banks do).
 	Unsigned bool
+}
+
+// A person's pace, for `--psu manual` against the embedded bank: the code and the refresh
+// token must outlive a callback URL pasted by hand, and a journey take the time to read,
+// sign in and decide. The access token stays short: it is issued by the exchange, right
+// after the callback, and its expiry check keeps running.
+const (
+	personCodeLifetime    = 10 * time.Minute
+	personRefreshLifetime = 10 * time.Minute
+	personJourney         = 10 * time.Minute
+)
+
+// forPerson returns the bank's settings for a person driving the journeys: the lifetimes
+// not set are a person's, not a machine's.
+func (b EmbeddedBank) forPerson() EmbeddedBank {
+	if b.CodeLifetime <= 0 {
+		b.CodeLifetime = personCodeLifetime
+	}
+	if b.RefreshTokenLifetime <= 0 {
+		b.RefreshTokenLifetime = personRefreshLifetime
+	}
+	return b
 }
 
 // embedded is a running reference bank with the profile that reaches it.
@@ -91,6 +114,47 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	}
 	ok = true
 	return e, nil
+}
+
+// forPerson gives the profile's journeys a person's time.
+func (e *embedded) forPerson() {
+	e.Profile.Timeouts.PSUJourney = max(e.Profile.Timeouts.PSUJourney, personJourney)
+}
+
+// credentials are the PSU id and password the profile's approving script signs in with.
+func (e *embedded) credentials() (id, password string) {
+	for _, st := range e.Profile.PSU.Approve {
+		if v, ok := st.Fill[aspsp.SelectorPSUID]; ok {
+			id = v
+		}
+		if v, ok := st.Fill[aspsp.SelectorPassword]; ok {
+			password = v
+		}
+	}
+	return id, password
+}
+
+// printCredentials tells the person how to sign in at the bank, and at what pace the run
+// goes. w must be the console itself, not a redacting writer (see Run).
+func (e *embedded) printCredentials(w io.Writer, b EmbeddedBank) {
+	id, password := e.credentials()
+	fmt.Fprintf(w, `
+TEST CREDENTIALS of the local reference bank (made for this run, valid for it only;
+not a real bank's): at each journey, sign in at the bank's page with
+    PSU id:    %s
+    password:  %s
+Each journey may take up to %s; codes live %s, refresh tokens %s.
+
+`, id, password, shortDuration(e.Profile.Timeouts.PSUJourney), shortDuration(b.CodeLifetime), shortDuration(b.RefreshTokenLifetime))
+}
+
+// shortDuration prints 10m rather than 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
 }
 
 // Close stops the bank and removes its PKI.
