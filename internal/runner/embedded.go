@@ -3,6 +3,8 @@ package runner
 import (
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,11 @@ type EmbeddedBank struct {
 	// Unsigned serves the embedded bank without requiring signed requests (by default it
 	// requires them, as STET Part I 3.5 and real STET banks do).
 	Unsigned bool
+	// LoopbackCallbacks registers the TPPs' redirect URIs on http://127.0.0.1:PORT (one
+	// free port, a path per TPP) instead of https://tpp-X.example: the manual driver then
+	// catches the callback in the person's browser, who pastes nothing. A bank may ignore a
+	// loopback redirect URI's port (RFC 8252 section 7.3): that check is then not applicable.
+	LoopbackCallbacks bool
 }
 
 // A person's pace, for `--psu manual` against the embedded bank: the code and the refresh
@@ -49,7 +56,27 @@ func (b EmbeddedBank) forPerson() EmbeddedBank {
 	if b.RefreshTokenLifetime <= 0 {
 		b.RefreshTokenLifetime = personRefreshLifetime
 	}
+	b.LoopbackCallbacks = true
 	return b
+}
+
+// loopbackClients are the default TPPs with their redirect URIs on one free loopback port.
+func loopbackClients() ([]aspsp.Registration, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("finding a free port for the callbacks: %w", err)
+	}
+	base := "http://" + l.Addr().String()
+	_ = l.Close() // the manual driver listens there, journey by journey
+	clients := aspsp.DefaultClients()
+	for i := range clients {
+		for j, u := range clients[i].RedirectURIs {
+			if p, err := url.Parse(u); err == nil {
+				clients[i].RedirectURIs[j] = base + "/" + strings.TrimSuffix(p.Hostname(), ".example") + p.Path
+			}
+		}
+	}
+	return clients, nil
 }
 
 // embedded is a running reference bank with the profile that reaches it.
@@ -95,7 +122,13 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	}
 	// Like most STET banks: signed requests required, bad client certificates refused in
 	// the TLS handshake.
-	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime,
+	var clients []aspsp.Registration // nil: the bank's defaults
+	if opts.LoopbackCallbacks {
+		if clients, err = loopbackClients(); err != nil {
+			return nil, err
+		}
+	}
+	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, Clients: clients, AccessTokenLifetime: opts.AccessTokenLifetime,
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
 		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true})
 	if err != nil {
