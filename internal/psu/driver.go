@@ -21,10 +21,13 @@ type Journey struct {
 	// Instruction tells a person what to do on the bank's pages ("Approve the consent
 	// request."); the manual driver prints it, the scripted drivers follow Script.
 	Instruction string
-	// Number and Total place the journey in the run ("journey 3 of 9"; Total 0: unknown),
-	// PSU names the identity of the profile's pool to use (empty: the only one).
-	Number, Total int
-	PSU           string
+	// Number is the journey's place among those the run asks for (1 for the first) and
+	// Total how many that is; 0 means unknown. The manual driver shows "Journey 3 of 12".
+	Number int
+	Total  int
+	// PSU names the PSU identity of the profile's pool that goes through this journey
+	// ("" when there is one PSU, or nobody said); the manual driver shows it.
+	PSU string
 }
 
 // Outcome is where the journey ended.

@@ -32,6 +32,7 @@ import (
 type ManualDriver struct {
 	in             io.Reader
 	out            io.Writer
+	screen         *os.File
 	listenLoopback bool
 
 	linesOnce sync.Once
@@ -43,11 +44,32 @@ type lineRead struct {
 	err  error
 }
 
-// NewManualDriver returns a manual driver reading pasted URLs from in and talking on out.
+// ManualOptions configure a ManualDriver.
+type ManualOptions struct {
+	// In is where the person pastes the callback URL or types the stop word (os.Stdin).
+	In io.Reader
+	// Out is where the driver talks to the person: the console, usually redacted on the way.
+	Out io.Writer
+	// Screen is the file Out ends up on (os.Stdout) when Out wraps it, as the runner's
+	// redacting console does: a wrapper is never a terminal, the file may be. The QR code
+	// is drawn only when Screen is a terminal. nil: Out itself, when it is a file.
+	Screen *os.File
+	// ListenLoopback receives a callback on http(s)://127.0.0.1, [::1] or localhost by
+	// listening there for the duration of the journey, as well as pasted.
+	ListenLoopback bool
+}
+
+// NewManual returns a manual driver configured by o.
+func NewManual(o ManualOptions) *ManualDriver {
+	return &ManualDriver{in: o.In, out: o.Out, screen: o.Screen, listenLoopback: o.ListenLoopback}
+}
+
+// NewManualDriver returns a manual driver reading pasted URLs from in and talking on out
+// (a QR code only if out itself is a terminal file; see NewManual for a wrapped out).
 // With listenLoopback, a callback on http(s)://127.0.0.1, [::1] or localhost is received
 // by listening there.
 func NewManualDriver(in io.Reader, out io.Writer, listenLoopback bool) *ManualDriver {
-	return &ManualDriver{in: in, out: out, listenLoopback: listenLoopback}
+	return NewManual(ManualOptions{In: in, Out: out, ListenLoopback: listenLoopback})
 }
 
 // errNotInteractive is why a manual journey cannot run where nobody can act.
@@ -57,7 +79,7 @@ var errNotInteractive = errors.New("manual PSU driver needs a person at a termin
 // not a file (a pipe the caller wired itself, as a test or a GUI does) counts as one.
 func (m *ManualDriver) Interactive() bool {
 	if f, ok := m.in.(*os.File); ok {
-		return term.IsTerminal(int(f.Fd()))
+		return isTerminalFD(int(f.Fd()))
 	}
 	return m.in != nil
 }
@@ -154,18 +176,26 @@ func lineErr(l lineRead) error {
 // stopWord is what a person types when the bank stopped the journey on one of its pages.
 const stopWord = "stopped"
 
-// instruct tells the person what to do. The callback, which holds the code, is never
-// printed.
+// instruct tells the person which journey this is, what to do, and where: the URL, and
+// its QR code on a terminal. The callback, which holds the code, is never printed.
 func (m *ManualDriver) instruct(j Journey, listening string, pasting bool) {
 	what := j.Instruction
 	if what == "" {
 		what = "Answer the consent request."
 	}
-	fmt.Fprintf(m.out, "\nOpen this URL in a browser (or scan the QR code with the phone that has the banking app)\nand sign in at the bank as the PSU. %s\n\n  %s\n\n", what, j.AuthorizeURL)
-	if isTerminal(m.out) {
-		if qr := qrCode(j.AuthorizeURL); qr != "" {
-			fmt.Fprintln(m.out, qr)
-		}
+	fmt.Fprintf(m.out, "\n%s\n%s\n", rule, journeyTitle(j))
+	if j.PSU != "" {
+		fmt.Fprintf(m.out, "Sign in as the PSU %s.\n", j.PSU)
+	}
+	fmt.Fprintf(m.out, ">>> %s\n%s\n", what, rule)
+	qr := ""
+	if m.onTerminal() {
+		qr = qrCode(j.AuthorizeURL)
+	}
+	if qr != "" {
+		fmt.Fprintf(m.out, "Open this URL in a browser, or scan the QR code below with the phone that has the banking app:\n\n  %s\n\n%s\n", j.AuthorizeURL, qr)
+	} else {
+		fmt.Fprintf(m.out, "Open this URL in a browser:\n\n  %s\n\n", j.AuthorizeURL)
 	}
 	fmt.Fprintf(m.out, "The bank then sends the browser to %s... (nothing needs to answer there).\n", j.CallbackPrefix)
 	if listening != "" {
@@ -174,6 +204,30 @@ func (m *ManualDriver) instruct(j Journey, listening string, pasting bool) {
 	if pasting {
 		fmt.Fprintf(m.out, "Paste the full URL from the browser's address bar, then press Enter (up to %s);\nif the bank stops you on one of its pages instead, type %s and press Enter:\n", shortDuration(j.timeout()), stopWord)
 	}
+}
+
+// rule sets a journey's heading apart from the run's progress output.
+const rule = "========================================================================"
+
+// journeyTitle is "Journey 3 of 12", "Journey 3" when the total is unknown, "Journey"
+// when the number is too.
+func journeyTitle(j Journey) string {
+	switch {
+	case j.Number > 0 && j.Total > 0:
+		return fmt.Sprintf("Journey %d of %d", j.Number, j.Total)
+	case j.Number > 0:
+		return fmt.Sprintf("Journey %d", j.Number)
+	}
+	return "Journey"
+}
+
+// onTerminal says whether what the driver writes reaches a terminal: Screen, the file
+// under a wrapped Out, or Out itself.
+func (m *ManualDriver) onTerminal() bool {
+	if m.screen != nil {
+		return isTerminalFD(int(m.screen.Fd()))
+	}
+	return isTerminal(m.out)
 }
 
 // qrCode renders the URL as a QR code in text; "" when it does not fit in one.
@@ -190,8 +244,11 @@ func qrCode(text string) (qr string) {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	return ok && isTerminalFD(int(f.Fd()))
 }
+
+// isTerminalFD is term.IsTerminal; a test stands a terminal in with it.
+var isTerminalFD = term.IsTerminal
 
 // readLines starts, once per driver, the goroutine reading in: a read cannot be
 // cancelled, so one reader serves every journey rather than one leaking per journey.
@@ -270,7 +327,7 @@ func (m *ManualDriver) listen(cb *url.URL, j Journey, got chan<- *url.URL) (stop
 		default: // the first callback counts
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>stetconform</title><p>The bank redirected here and stetconform received it. You can close this tab.</p>`)
+		fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><title>stetconform</title><h1>Received</h1><p>The bank redirected here and stetconform received it. Go back to the terminal for what comes next. You can close this tab.</p>`)
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	if cb.Scheme == "https" {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -178,5 +181,183 @@ func TestQRCode(t *testing.T) {
 	}
 	if qr := qrCode(strings.Repeat("x", 5000)); qr != "" {
 		t.Errorf("a QR code for a text too long for one")
+	}
+}
+
+// person stands in for the person at the terminal: it waits for the n-th authorization URL
+// the driver prints on out, goes through the fake bank's pages with the approving script
+// (as a browser would, with plain HTTP), and returns where the bank sent the browser.
+func person(t *testing.T, out *syncBuffer, b *fakeBank, n int) (*url.URL, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	var urls [][]string
+	for {
+		urls = printedURL.FindAllStringSubmatch(out.String(), -1)
+		if len(urls) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no authorization URL #%d printed:\n%s", n, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	o, err := NewFormDriver(b.srv.Client()).Drive(context.Background(),
+		Journey{AuthorizeURL: urls[n-1][1], CallbackPrefix: b.callback, Script: approveScript, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return o.Callback, nil
+}
+
+// printedURL finds the authorization URL the manual driver prints, alone on its line.
+var printedURL = regexp.MustCompile(`(?m)^  (https://\S+)$`)
+
+func TestManualDriverPersonPastes(t *testing.T) {
+	b := newFakeBank(t)
+	in, paste := io.Pipe()
+	defer paste.Close()
+	var out syncBuffer
+	m := NewManualDriver(in, &out, true) // a non-loopback callback: pasted only
+	const total = 3
+	done := make(chan error, 1)
+	go func() {
+		for n := 1; n <= total; n++ {
+			cb, err := person(t, &out, b, n)
+			if err != nil {
+				done <- err
+				return
+			}
+			if _, err := io.WriteString(paste, cb.String()+"\n"); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for n := 1; n <= total; n++ {
+		o, err := m.Drive(context.Background(), Journey{AuthorizeURL: b.authorizeURL(), CallbackPrefix: b.callback,
+			Instruction: "APPROVE the consent request.", Number: n, Total: total, PSU: "psu1", Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatalf("journey %d: %v", n, err)
+		}
+		if q := o.Callback.Query(); q.Get("code") != bankCode || q.Get("state") != "xyz" {
+			t.Errorf("journey %d: callback = %s", n, o.Callback)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"Journey 1 of 3\n", "Journey 2 of 3\n", "Journey 3 of 3\n", "Sign in as the PSU psu1.", ">>> APPROVE the consent request.", "Got the callback URL."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, bankCode) {
+		t.Errorf("the output shows the code:\n%s", text)
+	}
+}
+
+func TestManualDriverPersonOnLoopback(t *testing.T) {
+	b := newFakeBank(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.callback = "http://" + l.Addr().String() + "/callback"
+	l.Close()
+	in, paste := io.Pipe() // a person who could paste, but the browser is faster
+	defer paste.Close()
+	var out syncBuffer
+	m := NewManualDriver(in, &out, true)
+	page := make(chan string, 1)
+	go func() {
+		cb, err := person(t, &out, b, 1)
+		if err != nil {
+			page <- err.Error()
+			return
+		}
+		// The browser follows the bank's redirect to the loopback callback.
+		resp, err := http.Get(cb.String())
+		if err != nil {
+			page <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		page <- string(body)
+	}()
+	o, err := m.Drive(context.Background(), Journey{AuthorizeURL: b.authorizeURL(), CallbackPrefix: b.callback,
+		Instruction: "APPROVE the consent request.", Number: 4, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("Drive: %v", err)
+	}
+	if q := o.Callback.Query(); q.Get("code") != bankCode || q.Get("state") != "xyz" {
+		t.Errorf("callback = %s", o.Callback)
+	}
+	if p := <-page; !strings.Contains(p, "Go back to the terminal") {
+		t.Errorf("the browser was shown %q, want a page sending the person back to the terminal", p)
+	}
+	text := out.String()
+	for _, want := range []string{"Journey 4\n", "Waiting for that redirect on " + b.callback[:len(b.callback)-len("/callback")], "Paste the full URL", "Received the redirect from the bank."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Sign in as the PSU") {
+		t.Errorf("a PSU named when the journey names none:\n%s", text)
+	}
+}
+
+func TestManualDriverReportsStopped(t *testing.T) {
+	m := NewManualDriver(strings.NewReader("  Stopped \n"), io.Discard, false)
+	o, err := m.Drive(context.Background(), Journey{AuthorizeURL: manualAuthorize, CallbackPrefix: "https://tpp.example/cb", Timeout: 5 * time.Second})
+	if !errors.Is(err, ErrNoCallback) || !o.Reported || o.Callback != nil {
+		t.Errorf("Drive = %+v, %v; want a reported stop", o, err)
+	}
+}
+
+// TestManualDriverQROnlyOnTerminal: the QR code is drawn when the screen under the
+// console is a terminal, whatever wraps it (the runner's redacting writer is never one).
+func TestManualDriverQROnlyOnTerminal(t *testing.T) {
+	screen, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer screen.Close()
+	defer w.Close()
+	terminals := map[uintptr]bool{}
+	real := isTerminalFD
+	isTerminalFD = func(fd int) bool { return terminals[uintptr(fd)] }
+	defer func() { isTerminalFD = real }()
+
+	for _, c := range []struct {
+		name     string
+		terminal bool
+		screen   *os.File
+		want     bool
+	}{
+		{"a terminal under the wrapper", true, w, true},
+		{"a pipe under the wrapper", false, w, false},
+		{"a wrapper and no screen given", true, nil, false},
+	} {
+		terminals[w.Fd()] = c.terminal
+		var out syncBuffer
+		r, pw := io.Pipe()
+		m := NewManual(ManualOptions{In: r, Out: &out, Screen: c.screen})
+		go func() { _, _ = io.WriteString(pw, "https://tpp.example/cb?code=abc&state=xyz\n") }()
+		if _, err := m.Drive(context.Background(), Journey{AuthorizeURL: manualAuthorize, CallbackPrefix: "https://tpp.example/cb", Timeout: 5 * time.Second}); err != nil {
+			t.Fatalf("%s: Drive: %v", c.name, err)
+		}
+		pw.Close()
+		text := out.String()
+		if got := strings.Contains(text, "█"); got != c.want {
+			t.Errorf("%s: QR code drawn = %v, want %v:\n%s", c.name, got, c.want, text)
+		}
+		if !strings.Contains(text, "\n  "+manualAuthorize+"\n") {
+			t.Errorf("%s: the URL is not printed alone on its line:\n%s", c.name, text)
+		}
+		if got := strings.Contains(text, "scan the QR code"); got != c.want {
+			t.Errorf("%s: the QR code announced = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -2,6 +2,9 @@ package runner
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +40,53 @@ type EmbeddedBank struct {
 	// Counted, when set, receives what the bank counted (SCA journeys, code exchanges...)
 	// as the run ends: the cost of a run measured from the bank's side.
 	Counted func(aspsp.Stats)
+	// LoopbackCallbacks registers the TPPs' redirect URIs on http://127.0.0.1:PORT (one
+	// free port, a path per TPP) instead of https://tpp-X.example: the manual driver then
+	// catches the callback in the person's browser, who pastes nothing. A bank may ignore a
+	// loopback redirect URI's port (RFC 8252 section 7.3): that check is then not applicable.
+	LoopbackCallbacks bool
+}
+
+// A person's pace, for `--psu manual` against the embedded bank: the code and the refresh
+// token must outlive a callback URL pasted by hand, and a journey take the time to read,
+// sign in and decide. The access token stays short: it is issued by the exchange, right
+// after the callback, and its expiry check keeps running.
+const (
+	personCodeLifetime    = 10 * time.Minute
+	personRefreshLifetime = 10 * time.Minute
+	personJourney         = 10 * time.Minute
+)
+
+// forPerson returns the bank's settings for a person driving the journeys: the lifetimes
+// not set are a person's, not a machine's.
+func (b EmbeddedBank) forPerson() EmbeddedBank {
+	if b.CodeLifetime <= 0 {
+		b.CodeLifetime = personCodeLifetime
+	}
+	if b.RefreshTokenLifetime <= 0 {
+		b.RefreshTokenLifetime = personRefreshLifetime
+	}
+	b.LoopbackCallbacks = true
+	return b
+}
+
+// loopbackClients are the default TPPs with their redirect URIs on one free loopback port.
+func loopbackClients() ([]aspsp.Registration, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("finding a free port for the callbacks: %w", err)
+	}
+	base := "http://" + l.Addr().String()
+	_ = l.Close() // the manual driver listens there, journey by journey
+	clients := aspsp.DefaultClients()
+	for i := range clients {
+		for j, u := range clients[i].RedirectURIs {
+			if p, err := url.Parse(u); err == nil {
+				clients[i].RedirectURIs[j] = base + "/" + strings.TrimSuffix(p.Hostname(), ".example") + p.Path
+			}
+		}
+	}
+	return clients, nil
 }
 
 // embedded is a running reference bank with the profile that reaches it.
@@ -83,7 +133,13 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	}
 	// Like most STET banks: signed requests required, bad client certificates refused in
 	// the TLS handshake.
-	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime,
+	var clients []aspsp.Registration // nil: the bank's defaults
+	if opts.LoopbackCallbacks {
+		if clients, err = loopbackClients(); err != nil {
+			return nil, err
+		}
+	}
+	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, Clients: clients, AccessTokenLifetime: opts.AccessTokenLifetime,
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
 		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
 		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, RateLimit: opts.RateLimit})
@@ -103,6 +159,47 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	}
 	ok = true
 	return e, nil
+}
+
+// forPerson gives the profile's journeys a person's time.
+func (e *embedded) forPerson() {
+	e.Profile.Timeouts.PSUJourney = max(e.Profile.Timeouts.PSUJourney, personJourney)
+}
+
+// credentials are the PSU id and password the profile's approving script signs in with.
+func (e *embedded) credentials() (id, password string) {
+	for _, st := range e.Profile.PSU.Approve {
+		if v, ok := st.Fill[aspsp.SelectorPSUID]; ok {
+			id = v
+		}
+		if v, ok := st.Fill[aspsp.SelectorPassword]; ok {
+			password = v
+		}
+	}
+	return id, password
+}
+
+// printCredentials tells the person how to sign in at the bank, and at what pace the run
+// goes. w must be the console itself, not a redacting writer (see Run).
+func (e *embedded) printCredentials(w io.Writer, b EmbeddedBank) {
+	id, password := e.credentials()
+	fmt.Fprintf(w, `
+TEST CREDENTIALS of the local reference bank (made for this run, valid for it only;
+not a real bank's): at each journey, sign in at the bank's page with
+    PSU id:    %s
+    password:  %s
+Each journey may take up to %s; codes live %s, refresh tokens %s.
+
+`, id, password, shortDuration(e.Profile.Timeouts.PSUJourney), shortDuration(b.CodeLifetime), shortDuration(b.RefreshTokenLifetime))
+}
+
+// shortDuration prints 10m rather than 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
 }
 
 // Close stops the bank and removes its PKI.

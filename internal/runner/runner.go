@@ -183,7 +183,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	var prof *profile.Profile
 	if opts.Profile == "" {
-		bank, err := startEmbedded(opts.Bank)
+		person := opts.PSUDriver == profile.DriverManual
+		bankOpts := opts.Bank
+		if person {
+			bankOpts = bankOpts.forPerson()
+		}
+		bank, err := startEmbedded(bankOpts)
 		if ExitCode(err) == ExitBadInput {
 			return nil, err
 		}
@@ -194,6 +199,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		prof = bank.Profile
 		rep.Bank.Embedded, rep.Bank.Faults = true, opts.Bank.Faults
 		fmt.Fprintf(opts.Console, "No bank profile given: running against the embedded reference bank at %s%s.\n", bank.URL, faultNote(opts.Bank.Faults))
+		if person {
+			bank.forPerson()
+			// Straight to opts.Console, not through the redacting console: the password is
+			// one of the profile's secrets, which the redactor would fingerprint, and the
+			// person must type it at the bank. It is a random password of a test bank that
+			// lives on loopback for this run only; the reports are written from rep and
+			// godog's output, both redacted, so it reaches the console alone.
+			bank.printCredentials(opts.Console, bankOpts)
+		}
 	} else {
 		prof, err = profile.Load(opts.Profile)
 		if err != nil {
@@ -487,7 +501,10 @@ func psuDrivers(p *profile.Profile, opts Options, console io.Writer) (func(*http
 		if in == nil {
 			in = os.Stdin
 		}
-		d := psu.NewManualDriver(in, console, true)
+		// The console is wrapped (redacted), so it is never a terminal itself: the QR code
+		// is decided by the file under it.
+		screen, _ := opts.Console.(*os.File)
+		d := psu.NewManual(psu.ManualOptions{In: in, Out: console, Screen: screen, ListenLoopback: true})
 		return func(*http.Client) psu.Driver { return d }, nil, nil
 	}
 	return nil, nil, fmt.Errorf("psu.driver %q: use form, browser or manual", p.PSU.Driver)
