@@ -180,6 +180,12 @@ func TestRunManualAgainstTheEmbeddedBank(t *testing.T) {
 	if p.caught == 0 {
 		t.Error("no callback was caught on the loopback listener")
 	}
+	// The consent plan: a person goes through at most the journeys the run announced
+	// (approvals, refusals, an abandon and the deliberately wrong requests), and the run
+	// said how many before the first one.
+	if made := res.Report.Journeys; made == nil || p.journeys > made.Planned+2 || p.journeys > 17 {
+		t.Errorf("the person made %d journeys; the run planned %+v, and at most 17 (10 strong customer authentications, an abandon, 5 wrong requests, 1 spare) are expected", p.journeys, made)
+	}
 	if p.journeys < 4 {
 		t.Errorf("the person made %d journeys, want at least 4 (approve, refuse, abandon, a wrong request)", p.journeys)
 	}
