@@ -79,6 +79,9 @@ type Options struct {
 	RerunFailed string
 	// Seal, when set, signs report.json into report.json.jws.
 	Seal *seal.Signer
+	// OnScenarioEnd, when set, is called as each scenario ends, from godog's goroutines
+	// (it must be safe for concurrent use): a fleet shows each bank's progress with it.
+	OnScenarioEnd func()
 }
 
 // Result is what a run produced.
@@ -258,6 +261,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		ScenarioInitializer: func(sc *godog.ScenarioContext) {
 			env.Initialize(sc)
 			ended.watch(sc)
+			if opts.OnScenarioEnd != nil {
+				sc.After(func(ctx context.Context, _ *godog.Scenario, _ error) (context.Context, error) {
+					opts.OnScenarioEnd()
+					return ctx, nil
+				})
+			}
 		},
 		Options: &godog.Options{
 			FS:             features.FS,
