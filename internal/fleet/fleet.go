@@ -198,8 +198,8 @@ func Select(profiles []Profile, shard Shard) []Profile {
 
 // Run runs the fleet and writes its index. Each bank's outcome is in its row; a bank
 // whose run gives no verdict (a broken profile) is a SETUP ERROR row, not an error of
-// the fleet. The error is for what stops the fleet itself: no profile, an output folder
-// that cannot be written.
+// the fleet. The error, a *runner.Error, is for what stops the fleet itself: no profile
+// (exit 2), an output folder that cannot be written (exit 3).
 func Run(ctx context.Context, opts Options) (*Index, error) {
 	if opts.OutDir == "" {
 		opts.OutDir = "reports"
@@ -208,17 +208,17 @@ func Run(ctx context.Context, opts Options) (*Index, error) {
 		opts.Concurrency = 4
 	}
 	if opts.Concurrency < 0 {
-		return nil, fmt.Errorf("--concurrency %d: give the number of banks run at once, 1 or more", opts.Concurrency)
+		return nil, setupError(fmt.Errorf("--concurrency %d: give the number of banks run at once, 1 or more", opts.Concurrency))
 	}
 	if opts.Progress == nil {
 		opts.Progress = nopProgress{}
 	}
 	if len(opts.Profiles) == 0 {
-		return nil, errors.New("no bank profile given: name one or more profile files (or folders of them)")
+		return nil, setupError(errors.New("no bank profile given: name one or more profile files (or folders of them)"))
 	}
 	all, err := Expand(opts.Profiles)
 	if err != nil {
-		return nil, err
+		return nil, setupError(err)
 	}
 	banks := Select(all, opts.Shard)
 	catalogue, err := features.Catalogue()
@@ -230,7 +230,7 @@ func Run(ctx context.Context, opts Options) (*Index, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("the output folder %s: %w", opts.OutDir, err)
+		return nil, couldNotFinish(fmt.Errorf("the output folder %s: %w", opts.OutDir, err))
 	}
 	x := &Index{Tool: report.Tool{Name: "stetconform", Version: runner.Version}, Started: time.Now(),
 		TagFilter: opts.Run.Tags, Requirements: catalogue, Banks: make([]Bank, len(banks))}
@@ -257,10 +257,14 @@ func Run(ctx context.Context, opts Options) (*Index, error) {
 	x.Finished = time.Now()
 	x.Summarize()
 	if err := x.WriteAll(opts.OutDir); err != nil {
-		return x, err
+		return x, couldNotFinish(err)
 	}
 	return x, nil
 }
+
+// The errors that stop a fleet, with the exit code of the outcome they stand for.
+func setupError(err error) error     { return &runner.Error{Code: runner.ExitSetupError, Err: err} }
+func couldNotFinish(err error) error { return &runner.Error{Code: runner.ExitCouldNotFinish, Err: err} }
 
 // runBank runs one bank into its folder and makes its row.
 func runBank(ctx context.Context, opts Options, p Profile, total int) Bank {

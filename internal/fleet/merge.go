@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/runner"
 )
 
 // Merge builds in out the index of the fleet whose shards' output folders are dirs, as
@@ -18,8 +19,18 @@ import (
 // and fleet.json, junit.xml and index.html are written from the shards' fleet.json. A
 // shard of the split missing from dirs is said in a notice and makes the outcome COULD
 // NOT FINISH (banks were not checked). The error is for what stops the merge: a folder
-// that is not a fleet's, a bank in two shards, shards of different splits.
+// that is not a fleet's, a bank in two shards, shards of different splits (exit 2), an
+// output that cannot be written (exit 3).
 func Merge(out string, dirs []string) (*Index, error) {
+	x, err := merge(out, dirs)
+	var re *runner.Error
+	if err != nil && !errors.As(err, &re) {
+		err = setupError(err)
+	}
+	return x, err
+}
+
+func merge(out string, dirs []string) (*Index, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("no shard folder given: name the output folders of the shards (fleet --shard i/n --out DIR)")
 	}
@@ -90,7 +101,7 @@ func Merge(out string, dirs []string) (*Index, error) {
 		merged.Outcome, merged.ExitCode = report.CouldNotFinish, report.ExitCouldNotFinish
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
+		return nil, couldNotFinish(err)
 	}
 	ids := make([]string, 0, len(from))
 	for id := range from {
@@ -103,11 +114,11 @@ func Merge(out string, dirs []string) (*Index, error) {
 			continue // a bank whose folder could not be made: its row says why
 		}
 		if err := copyDir(src, filepath.Join(out, id)); err != nil {
-			return nil, err
+			return nil, couldNotFinish(err)
 		}
 	}
 	if err := merged.WriteAll(out); err != nil {
-		return nil, err
+		return nil, couldNotFinish(err)
 	}
 	return merged, nil
 }

@@ -95,7 +95,7 @@ func firstLine(s string) string {
 // Bars is the progress for a terminal: a bar per running bank (mpb), removed when the bank
 // ends and replaced by a line with its outcome above the bars.
 func Bars(w io.Writer) Progress {
-	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))}
+	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))}
 }
 
 type bars struct{ p *mpb.Progress }
