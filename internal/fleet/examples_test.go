@@ -175,6 +175,9 @@ func TestGitHubActionsExample(t *testing.T) {
 		}
 		if step["uses"] == "actions/upload-artifact@v4" {
 			upload = fmt.Sprint(step["with"].(node)["name"])
+			if path := fmt.Sprint(step["with"].(node)["path"]); strings.Contains(path, "state") {
+				t.Errorf("artifact path %s: the state files hold live tokens, never an artifact", path)
+			}
 			if step["if"] != "always()" {
 				t.Error("the shard's artifact is not uploaded when it exits non-zero")
 			}
