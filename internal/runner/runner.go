@@ -256,8 +256,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Format == "pretty" {
 		godogOut = hideStepDefinitions(console)
 	}
+	suiteName, cucumberDone, err := cucumberFile(cucumberPath)
+	if err != nil {
+		return nil, cannotRun(err)
+	}
+	defer cucumberDone()
 	suite := godog.TestSuite{
-		Name: "stetconform",
+		Name: suiteName,
 		ScenarioInitializer: func(sc *godog.ScenarioContext) {
 			env.Initialize(sc)
 			ended.watch(sc)
@@ -272,7 +277,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			FS:             features.FS,
 			Paths:          []string{"."},
 			Tags:           tags,
-			Format:         opts.Format + ",cucumber:" + cucumberPath,
+			Format:         opts.Format + "," + cucumberFormat,
 			Output:         godogOut,
 			NoColors:       !opts.Color,
 			Strict:         true,
@@ -282,6 +287,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	status := suite.Run()
 	rep.Finished = time.Now()
+	if err := cucumberDone(); err != nil {
+		return nil, cannotRun(fmt.Errorf("writing godog's cucumber output: %w", err))
+	}
 	if f, ok := godogOut.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}
