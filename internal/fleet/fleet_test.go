@@ -157,6 +157,11 @@ func TestFleetAgainstReferenceBanks(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(out, b.ID, "report.json")); err != nil {
 				t.Error(err)
 			}
+			// Runs at once each write their own cucumber.json, whole.
+			var cucumber []map[string]any
+			if data, err := os.ReadFile(filepath.Join(out, b.ID, "cucumber.json")); err != nil || json.Unmarshal(data, &cucumber) != nil || len(cucumber) == 0 {
+				t.Errorf("%s/cucumber.json: %v, %d features", b.ID, err, len(cucumber))
+			}
 		case "broken":
 			if b.Outcome != report.SetupError || b.ExitCode != 2 || !strings.Contains(b.Error, `unknown key "endpoint"`) || b.Report != "" {
 				t.Errorf("broken: %+v", b)
