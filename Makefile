@@ -11,7 +11,7 @@ BIN     := bin/stetconform
 export REFERENCE_PSU_PASSWORD ?= loopback-reference-psu
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: conformance test bench build bank certs vet clean
+.PHONY: conformance fleet test bench build bank certs vet clean
 
 ## conformance: run every feature against BANK (a bank profile), or the embedded reference bank
 # The recipe ends with the run's own exit code (0 COMPLIANT, 1 NOT COMPLIANT, 2 SETUP ERROR,
@@ -23,6 +23,12 @@ conformance: build
 	case $$code in 0) ;; 1) o='NOT COMPLIANT' ;; 2) o='SETUP ERROR' ;; 3) o='COULD NOT FINISH' ;; 4) o='INCOMPLETE' ;; *) o='unexpected exit code' ;; esac; \
 	if [ $$code -ne 0 ]; then echo "stetconform run exited $$code ($$o); make reports that as its own exit 2: bin/stetconform run gives the code itself" >&2; fi; \
 	exit $$code
+
+## fleet: run the bank profiles of BANKS (files, or folders of *.yaml) as one fleet, its index in OUT/fleet
+# Exit code: the worst outcome of the banks (3 > 2 > 1 > 4 > 0, README "Many banks").
+fleet: build
+	@test -n '$(BANKS)' || { echo "make fleet BANKS='banks/ other.yaml': name the profiles" >&2; exit 2; }
+	./$(BIN) fleet --out '$(OUT)/fleet' $(if $(TAGS),--tags '$(TAGS)') $(BANKS)
 
 ## test: the project's own tests (unit tests, the suites that prove the suite)
 test:

@@ -62,7 +62,7 @@ Exit codes of run:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(runCommand(), bankCommand(), certsCommand(), profileCommand(), reportCommand())
+	root.AddCommand(runCommand(), fleetCommand(), bankCommand(), certsCommand(), profileCommand(), reportCommand())
 	return root
 }
 

@@ -20,13 +20,13 @@ import (
 func reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "Compare two reports, or verify a report's seal",
+		Short: "Compare two reports, verify a report's seal, or merge the shards of a fleet",
 		Args:  cobra.NoArgs,
 		// As under the root command: exit codes and messages are main's to give.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(reportDiffCommand(), reportVerifyCommand())
+	cmd.AddCommand(reportDiffCommand(), reportVerifyCommand(), reportMergeCommand())
 	return cmd
 }
 

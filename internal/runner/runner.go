@@ -80,6 +80,9 @@ type Options struct {
 	RerunFailed string
 	// Seal, when set, signs report.json into report.json.jws.
 	Seal *seal.Signer
+	// OnScenarioEnd, when set, is called as each scenario ends, from godog's goroutines
+	// (it must be safe for concurrent use): a fleet shows each bank's progress with it.
+	OnScenarioEnd func()
 }
 
 // Result is what a run produced.
@@ -277,17 +280,28 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Format == "pretty" {
 		godogOut = hideStepDefinitions(console)
 	}
+	suiteName, cucumberDone, err := cucumberFile(cucumberPath)
+	if err != nil {
+		return nil, cannotRun(err)
+	}
+	defer cucumberDone()
 	suite := godog.TestSuite{
-		Name: "stetconform",
+		Name: suiteName,
 		ScenarioInitializer: func(sc *godog.ScenarioContext) {
 			env.Initialize(sc)
 			ended.watch(sc)
+			if opts.OnScenarioEnd != nil {
+				sc.After(func(ctx context.Context, _ *godog.Scenario, _ error) (context.Context, error) {
+					opts.OnScenarioEnd()
+					return ctx, nil
+				})
+			}
 		},
 		Options: &godog.Options{
 			FS:             features.FS,
 			Paths:          order,
 			Tags:           tags,
-			Format:         opts.Format + ",cucumber:" + cucumberPath,
+			Format:         opts.Format + "," + cucumberFormat,
 			Output:         godogOut,
 			NoColors:       !opts.Color,
 			Strict:         true,
@@ -298,6 +312,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	status := suite.Run()
 	env.Finish(ctx)
 	rep.Finished = time.Now()
+	if err := cucumberDone(); err != nil {
+		return nil, cannotRun(fmt.Errorf("writing godog's cucumber output: %w", err))
+	}
 	made, _ := env.Journeys()
 	rep.Journeys = &report.Journeys{Planned: planned.Total(), Plan: planned.String(), Made: made}
 	rep.Notices = append(rep.Notices, fmt.Sprintf("PSU journeys: %d made; the plan expected about %s.", made, planned))

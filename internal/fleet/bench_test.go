@@ -1,0 +1,47 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stetconform/stetconform/internal/fleet/fleettest"
+	"github.com/stetconform/stetconform/internal/report"
+)
+
+// BenchmarkFleet runs whole runs (every scenario) of 1 and of 20 reference banks in one
+// fleet, all at once, side by side: the target is 20 banks within 1.5 times the
+// wall time of one. ratio-to-1-bank is reported on the 20-bank line, and how many banks
+// were COMPLIANT: on a loaded machine, checks that time a token's expiry may end
+// inconclusive (INCOMPLETE).
+func BenchmarkFleet(b *testing.B) {
+	var one time.Duration
+	for _, n := range []int{1, 20} {
+		b.Run(fmt.Sprintf("%d-banks", n), func(b *testing.B) {
+			dir := b.TempDir()
+			var profiles []string
+			for i := range n {
+				profiles = append(profiles, fleettest.Bank(b, dir, fmt.Sprintf("bank%02d", i)))
+			}
+			var took time.Duration
+			for b.Loop() {
+				start := time.Now()
+				x, err := Run(context.Background(), Options{Profiles: profiles, OutDir: b.TempDir(), Concurrency: n,
+					StateDir: "none", Progress: Lines(io.Discard)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				took = time.Since(start)
+				// Not a failure here: under load, timing checks may end inconclusive.
+				b.ReportMetric(float64(x.Outcomes[report.Compliant]), "compliant-banks")
+			}
+			if n == 1 {
+				one = took
+			} else if one > 0 {
+				b.ReportMetric(float64(took)/float64(one), "ratio-to-1-bank")
+			}
+		})
+	}
+}
