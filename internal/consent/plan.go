@@ -21,8 +21,6 @@ type Plan struct {
 	// Burned: the bank burns a code on a refused exchange, so each negative check
 	// needs its own code.
 	Burned bool
-	// Kept: grants the state file holds from an earlier run (by TPP).
-	Kept map[string]int
 }
 
 // Count is the journeys of a plan, by kind.
@@ -51,7 +49,8 @@ func (c Count) String() string {
 // code for each check about the code exchange (less the codes approvals leave), a code
 // for the negative code checks (one per TPP when codes survive a refusal, one each when
 // the bank burns them), and a consent for each grant the checks need beyond the grants
-// the exchanging checks and the kept state leave behind.
+// the exchanging checks leave behind. (Refresh tokens a state file keeps from an earlier
+// run spare journeys the plan does not foresee: the count is an upper bound.)
 func (p Plan) Journeys() Count {
 	c := Count{Approvals: p.Approvals, Refusals: p.Refusals, Abandons: p.Abandons, Wrong: p.Wrong}
 	tpps := map[string]bool{}
@@ -68,7 +67,7 @@ func (p Plan) Journeys() Count {
 		}
 		codes := max(0, p.CodeChecks[tpp]-p.Donated[tpp])
 		spareDonated := max(0, p.Donated[tpp]-p.CodeChecks[tpp])
-		supply := p.Exchangers[tpp] + p.Kept[tpp]
+		supply := p.Exchangers[tpp]
 		switch {
 		case r.Links > 0 && p.Burned:
 			codes += r.Links
