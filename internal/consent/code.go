@@ -148,10 +148,15 @@ func (b *Broker) Donating(tpp string) (done func()) {
 
 // CodeCheckStarted says a check about the code exchange itself ran a journey for its code.
 func (b *Broker) CodeCheckStarted(tpp string) {
+	b.lower(func() *int { return &b.rem(tpp).CodeChecks })
+}
+
+// lower takes one from the count n points to (never below zero) and wakes the waiters.
+func (b *Broker) lower(n func() *int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if r := b.rem(tpp); r.CodeChecks > 0 {
-		r.CodeChecks--
+	if p := n(); *p > 0 {
+		*p--
 	}
 	b.cond.Broadcast()
 }
@@ -216,11 +221,16 @@ func (b *Broker) Claim(c *Code) bool {
 // ClaimGated takes back every code of tpp in the pool that carries a Gate hold, for an
 // exchange now: an expiry check is about to watch a token of the TPP.
 func (b *Broker) ClaimGated(tpp string) []*Code {
+	return b.claimWhere(func(c *Code) bool { return c.TPP == tpp && c.Gate != nil })
+}
+
+// claimWhere takes from the pool, held, every code that match says.
+func (b *Broker) claimWhere(match func(*Code) bool) []*Code {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out, kept []*Code
 	for _, c := range b.codes {
-		if c.TPP == tpp && c.Gate != nil {
+		if match(c) {
 			c.held = true
 			b.heldCodes[key{c.psu, c.TPP}]++
 			out = append(out, c)
@@ -243,12 +253,7 @@ func LinkKey(tpp string, pkce bool) string {
 
 // LinkDone says a negative code check of chain (LinkKey) is over (or will not come).
 func (b *Broker) LinkDone(tpp string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if r := b.rem(tpp); r.Links > 0 {
-		r.Links--
-	}
-	b.cond.Broadcast()
+	b.lower(func() *int { return &b.rem(tpp).Links })
 }
 
 // LastLink says whether no negative code check of chain (LinkKey) is still to come, so that the one
@@ -343,18 +348,5 @@ func (b *Broker) end(c *Code, ok bool, how string) {
 // Leftovers takes every code in the pool that refusals still wait on, for a last
 // exchange when the run's checks are over.
 func (b *Broker) Leftovers() []*Code {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out, kept []*Code
-	for _, c := range b.codes {
-		if len(c.controls) > 0 {
-			c.held = true
-			b.heldCodes[key{c.psu, c.TPP}]++
-			out = append(out, c)
-		} else {
-			kept = append(kept, c)
-		}
-	}
-	b.codes = kept
-	return out
+	return b.claimWhere(func(c *Code) bool { return len(c.controls) > 0 })
 }

@@ -184,20 +184,13 @@ func (b *Broker) Making(tpp string) {
 func (b *Broker) Unmake(tpp string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.making[tpp] > 0 {
-		b.making[tpp]--
-	}
+	b.making[tpp] = max(0, b.making[tpp]-1)
 	b.cond.Broadcast()
 }
 
 // ExchangerDone says a check that exchanges a code of tpp (and leaves its grant) is over.
 func (b *Broker) ExchangerDone(tpp string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if r := b.rem(tpp); r.Exchangers > 0 {
-		r.Exchangers--
-	}
-	b.cond.Broadcast()
+	b.lower(func() *int { return &b.rem(tpp).Exchangers })
 }
 
 // Donate gives the pool a grant a check made for itself and no longer needs.
