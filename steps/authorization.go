@@ -22,7 +22,7 @@ import (
 )
 
 // registerAuthorization gives the sentences of authorization.feature their code.
-func (w *World) registerAuthorization(sc *godog.ScenarioContext) {
+func (w *World) registerAuthorization(sc sentences) {
 	sc.Step(`^the PSU's browser opens the authorization request of the `+tpp+` TPP$`, func(ctx context.Context, c string) error {
 		return w.browserOpensAuthorization(ctx, w.named(c))
 	})

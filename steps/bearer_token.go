@@ -8,14 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/httpsig"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/state"
 )
 
 // registerBearerToken gives the sentences of bearer_token.feature their code.
-func (w *World) registerBearerToken(sc *godog.ScenarioContext) {
+func (w *World) registerBearerToken(sc sentences) {
 	sc.Step(`^the access token still opens the accounts resource shortly before it expires$`, w.stillValidBeforeExpiry)
 	sc.Step(`^the access token has expired$`, w.waitForExpiry)
 	sc.Step(`^the bank refuses the expired access token with 401 and the error "([^"]*)"$`, w.refusedAsExpired)

@@ -12,14 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/eidas"
 	"github.com/stetconform/stetconform/internal/evidence"
 	"github.com/stetconform/stetconform/internal/profile"
 )
 
 // registerClientCertificate gives the sentences of client_certificate.feature their code.
-func (w *World) registerClientCertificate(sc *godog.ScenarioContext) {
+func (w *World) registerClientCertificate(sc sentences) {
 	sc.Step(`^the code is exchanged without a client certificate$`, func(ctx context.Context) error {
 		w.lastCertNone = true
 		c := w.named("primary")

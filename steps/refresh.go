@@ -9,13 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/state"
 )
 
 // registerRefresh gives the sentences of refresh.feature their code.
-func (w *World) registerRefresh(sc *godog.ScenarioContext) {
+func (w *World) registerRefresh(sc sentences) {
 	sc.Step(`^the primary TPP refreshes the access token without a scope$`, w.refreshWithoutScope)
 	sc.Step(`^the bank answers 200 with a new Bearer access token$`, w.newBearerToken)
 	sc.Step(`^the primary TPP has refreshed its access token$`, func(ctx context.Context) error {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cucumber/godog"
-
 	"github.com/stetconform/stetconform/internal/profile"
 )
 
@@ -20,7 +18,7 @@ import (
 // (it must be refused). A lifetime short enough to wait for is watched within one run.
 
 // registerRefreshLifetime gives the sentences of refresh_lifetime.feature their code.
-func (w *World) registerRefreshLifetime(sc *godog.ScenarioContext) {
+func (w *World) registerRefreshLifetime(sc sentences) {
 	sc.Step(`^the primary TPP holds a refresh token younger than the lifetime the bank declares$`, func(ctx context.Context) error {
 		return w.holdsYoungRefresh(ctx, w.named("primary"))
 	})

@@ -7,12 +7,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/profile"
 )
 
 // registerRevocation gives the sentences of revocation.feature their code.
-func (w *World) registerRevocation(sc *godog.ScenarioContext) {
+func (w *World) registerRevocation(sc sentences) {
 	sc.Step(`^the (primary|second) TPP revokes (its|the primary TPP's) (refresh|access) token$`, func(ctx context.Context, who, _, kind string) error {
 		return w.revoke(ctx, w.named(who), kind)
 	})

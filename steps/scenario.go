@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -45,14 +47,30 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 		return ctx, nil
 	})
 	// Each feature's steps file registers its own sentences.
-	w.registerAuthorization(sc)
-	w.registerTokenExchange(sc)
-	w.registerClientCertificate(sc)
-	w.registerBearerToken(sc)
-	w.registerRefresh(sc)
-	w.registerRefreshLifetime(sc)
-	w.registerRevocation(sc)
-	w.registerSigning(sc)
+	st := sentences{sc}
+	w.registerAuthorization(st)
+	w.registerTokenExchange(st)
+	w.registerClientCertificate(st)
+	w.registerBearerToken(st)
+	w.registerRefresh(st)
+	w.registerRefreshLifetime(st)
+	w.registerRevocation(st)
+	w.registerSigning(st)
+}
+
+// sentences registers a feature's sentences with godog. Each pattern is compiled once a
+// run, not once a scenario: given a string, godog compiles it again for every scenario.
+type sentences struct{ sc *godog.ScenarioContext }
+
+var compiledSentences sync.Map // pattern -> *regexp.Regexp
+
+// Step registers the sentence pattern with its code.
+func (s sentences) Step(pattern string, code any) {
+	re, ok := compiledSentences.Load(pattern)
+	if !ok {
+		re, _ = compiledSentences.LoadOrStore(pattern, regexp.MustCompile(pattern))
+	}
+	s.sc.Step(re.(*regexp.Regexp), code)
 }
 
 func (w *World) named(name string) *profile.Client { return w.p.ClientByName(name) }

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/cucumber/godog"
-
 	"github.com/stetconform/stetconform/internal/profile"
 )
 
 // registerSigning gives the sentences of signing.feature their code.
-func (w *World) registerSigning(sc *godog.ScenarioContext) {
+func (w *World) registerSigning(sc sentences) {
 	sc.Step(`^the primary TPP calls the accounts resource with the access token without signing it$`, func(ctx context.Context) error {
 		w.callAccountsSealed(ctx, w.named("primary"), w.tokens.access, nil)
 		return nil

@@ -12,13 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cucumber/godog"
 	"github.com/stetconform/stetconform/internal/consent"
 	"github.com/stetconform/stetconform/internal/profile"
 )
 
 // registerTokenExchange gives the sentences of token_exchange.feature their code.
-func (w *World) registerTokenExchange(sc *godog.ScenarioContext) {
+func (w *World) registerTokenExchange(sc sentences) {
 	sc.Step(`^the primary TPP exchanges the code with its code_verifier$`, func(ctx context.Context) error {
 		c := w.named("primary")
 		w.exchange(ctx, c, c.ClientID, c.RedirectURI)

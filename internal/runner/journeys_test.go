@@ -40,9 +40,10 @@ func TestJourneysAtTheBank(t *testing.T) {
 	}{
 		// Refresh tokens that outlive the run, as at real banks (REFRESH-10 is then left
 		// to a later run with a state file). The plan's floor is 10 (the journeys that
-		// are checks, and a code per check about the code exchange); one more when a
-		// check that revokes finds every grant still in use.
-		{"refresh tokens of 90 days", EmbeddedBank{RefreshTokenLifetime: 90 * 24 * time.Hour}, 11},
+		// are checks, and a code per check about the code exchange), met when TOKEN-15's
+		// grant may be lent in time; 11 or 12 when, on a loaded machine, checks that
+		// revoke find the grants they could take still needed by others.
+		{"refresh tokens of 90 days", EmbeddedBank{RefreshTokenLifetime: 90 * 24 * time.Hour}, 12},
 		// The embedded default: 3 s refresh tokens, so that REFRESH-10 runs in every run;
 		// a grant past half its refresh token's life is not lent for a refresh.
 		{"the embedded default", EmbeddedBank{}, 16},
