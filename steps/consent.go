@@ -16,6 +16,7 @@ import (
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/state"
 )
 
 // demand is what one scenario asks of the PSU's consents.
@@ -44,7 +45,7 @@ var (
 	linkRe     = regexp.MustCompile(`^the code still works for the ` + tpp + ` TPP`)
 	approvedRe = regexp.MustCompile(`^the PSU has approved the authorization request of the ` + tpp + ` TPP`)
 	grantRe    = regexp.MustCompile(`^the ` + tpp + ` TPP (?:has exchanged a code for tokens|holds tokens from the PSU's consent|has refreshed its access token|holds a refresh token (younger|older) than)`)
-	consumeRe  = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than`)
+	consumeRe  = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than|refreshes the primary TPP's refresh token`)
 	mutateRe   = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
 	// A code exchanged with a scope, against STET's rule (TOKEN-15), leaves no grant to
 	// others: a bank that serves only such requests must not seem to serve the checks
@@ -450,7 +451,7 @@ func (w *World) lease(ctx context.Context, c *profile.Client) bool {
 				nt := *w.tokens
 				l.Refreshed(&nt)
 			}
-			w.note("the shared grant's access token was near its end: refreshed without a PSU journey")
+			w.note("the shared grant's access token was near its end: refreshed (no new consent)")
 		}
 		w.leases = append(w.leases, l)
 		w.note("no new PSU journey: %s the token pair of a consent of this run (%s ago)", map[consent.Use]string{consent.Read: "reads, with other checks,", consent.Mutate: "borrows", consent.Consume: "takes for good", consent.Replay: "replays the code of"}[use], time.Since(t.consentAt).Round(time.Millisecond))
@@ -468,6 +469,22 @@ func (w *World) freshTokens(v any) bool {
 	}
 	margin := max(500*time.Millisecond, min(time.Duration(t.expiresIn*float64(time.Second))/3, time.Minute))
 	return time.Until(exp) > margin
+}
+
+// poolKept lends the grant an earlier run kept, revived by this scenario, to the run's
+// other checks as well.
+func (w *World) poolKept(c *profile.Client) {
+	b := w.env.Consents
+	if b == nil || w.demand.grant != c.Name {
+		return
+	}
+	b.Started(c.Name, false, w.demand.use, true)
+	t := *w.tokens
+	w.leases = append(w.leases, b.AddKept(c.Name, &t, w.demand.use))
+	if w.making == c.Name {
+		b.Unmake(c.Name)
+		w.making = ""
+	}
 }
 
 // registerGrant lends the grant this scenario just made to itself, for the pool.
@@ -513,7 +530,9 @@ func (w *World) settleConsents(passed bool) {
 			t := *w.tokens
 			tokens = &t
 		}
-		l.Release(passed && !w.refreshSpent, tokens)
+		ok := passed && !w.refreshSpent
+		l.Release(ok, tokens)
+		w.pooled = w.pooled || (ok && l.Use != consent.Consume && l.Use != consent.Replay)
 	}
 	w.leases = nil
 	if sc := w.spentCode; sc != nil && w.tokens == nil && w.spentAnswer != nil {
@@ -530,6 +549,7 @@ func (w *World) settleConsents(passed bool) {
 			t.consentAt, t.consentFrom = sc.At, sc.Began
 		}
 		b.Donate(sc, &t)
+		w.pooled = true
 	}
 	w.spentCode = nil
 	if w.fetching != "" {
@@ -554,6 +574,17 @@ func (e *Env) Finish(ctx context.Context) {
 	}
 	for _, code := range b.Leftovers() {
 		e.exchangeFor(ctx, code, "after the run's last check")
+	}
+	// The grants still good go to the state file, each once: the next run's checks start
+	// from them instead of new consents, while the bank honours them.
+	if e.State != nil {
+		for _, g := range b.Live() {
+			t := g.Tokens.(*tokenSet)
+			if t.refresh != "" && t.owner != nil {
+				e.State.KeepRefresh(state.Refresh{Bank: e.Profile.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,
+					KeptAt: time.Now(), KeptByRun: e.RunID, ConsentAt: t.consentAt})
+			}
+		}
 	}
 }
 

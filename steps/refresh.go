@@ -100,11 +100,16 @@ func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
 	if st := w.env.State; st != nil {
 		if kept, ok := st.TakeRefresh(w.p.Endpoints.Token, c.ClientID); ok {
 			w.env.Redactor.Add(kept.RefreshToken)
+			if b := w.env.Consents; b != nil && w.making == "" {
+				b.Making(c.Name) // the other checks wait for this grant rather than a consent
+				w.making = c.Name
+			}
 			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
 			a := w.postToken(ctx, c, refreshForm(kept.RefreshToken, c.ClientID))
 			if err := w.keepRefreshed(c, a); err == nil {
 				w.previous = nil
 				w.note("tokens obtained without a PSU journey, by refreshing a refresh token kept by run %s", kept.KeptByRun)
+				w.poolKept(c)
 				return nil
 			}
 			w.note("the refresh token kept by run %s no longer works (%s): the PSU consents again", kept.KeptByRun, a)
@@ -118,7 +123,8 @@ func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
 // run, unless the scenario spent it (replayed it, or gave it to another TPP).
 func (w *World) keepRefreshToken() {
 	st, t := w.env.State, w.tokens
-	if st == nil || !w.keepRefreshAtEnd || w.refreshSpent || t == nil || t.refresh == "" {
+	// A grant that went back to the run's pool is kept, once, when the run ends (Finish).
+	if st == nil || !w.keepRefreshAtEnd || w.refreshSpent || w.pooled || t == nil || t.refresh == "" {
 		return
 	}
 	st.KeepRefresh(state.Refresh{Bank: w.p.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,

@@ -107,6 +107,7 @@ type World struct {
 	deferred     *consent.Control // its refusal's positive control, at the code's next exchange
 	leases       []*consent.Lease
 	linkDone     bool
+	pooled       bool   // the scenario's tokens went to the run's pool (kept at its end)
 	making       string // the TPP whose grant the scenario is making
 	fetching     string // the TPP whose code the scenario fetches for the negative checks
 

@@ -54,7 +54,7 @@ var _ = Describe("a run with the manual PSU driver", func() {
 			defer GinkgoRecover()
 			instruction := ""
 			for l := range lines {
-				if strings.Contains(l, "sign in at the bank as the PSU.") {
+				if strings.HasPrefix(l, ">>> ") { // the manual driver's "what to do" line
 					instruction = l
 				}
 				t := strings.TrimSpace(l)

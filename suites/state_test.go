@@ -93,9 +93,12 @@ var _ = Describe("refresh tokens kept by a run", func() {
 		_, profile, dir := referenceBank(aspsp.Config{}, nil)
 		stateFile := filepath.Join(dir, "state.json")
 		var seen []string
-		run := func() (reused int) {
+		run := func() (reused, journeys int) {
 			seen = nil
-			res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@refresh",
+			// The refresh checks but those that spend their grant (REFRESH-04 replays its
+			// refresh token, REFRESH-05 hands it to another TPP): the run ends with its
+			// grant in good order.
+			res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@refresh && ~@REFRESH-04 && ~@REFRESH-05",
 				OutDir: filepath.Join(dir, "reports"), Console: GinkgoWriter, StateFile: stateFile})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.ExitCode).To(Equal(runner.ExitCompliant))
@@ -103,18 +106,23 @@ var _ = Describe("refresh tokens kept by a run", func() {
 				Expect(s.Verdict).To(Equal(report.Passed), "%s: %s", s.Name, s.Reason)
 				for _, n := range s.Notes {
 					seen = append(seen, s.Name+": "+n)
-					if strings.Contains(n, "without a PSU journey") {
+					if strings.Contains(n, "by refreshing a refresh token kept by run") {
 						reused++
 					}
 				}
 			}
-			return reused
+			return reused, res.Report.Journeys.Made
 		}
-		Expect(run()).To(Equal(0))
-		// REFRESH-01, REFRESH-02 and the refresh response's no-store check (TOKEN-04) end
-		// with a usable refresh token; REFRESH-04 replays its token and REFRESH-05 hands it
-		// to another TPP, so theirs are not kept. What a run keeps is for the next run only.
-		Expect(run()).To(Equal(3), "%q", seen)
-		Expect(run()).To(Equal(3), "%q", seen)
+		reused, first := run()
+		Expect(reused).To(Equal(0))
+		Expect(first).To(BeNumerically(">", 0))
+		// The grants a run leaves in good order are kept, once each, for the next run: its
+		// refresh checks start from them and share them as the run's own (the consent
+		// plan): no consent is asked for while the bank honours them.
+		for range 2 {
+			reused, again := run()
+			Expect(reused).To(BeNumerically(">=", 1), "%q", seen)
+			Expect(again).To(Equal(0), "%q", seen)
+		}
 	})
 })

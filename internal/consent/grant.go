@@ -193,6 +193,35 @@ func (b *Broker) ExchangerDone(tpp string) {
 	b.lower(func() *int { return &b.rem(tpp).Exchangers })
 }
 
+// AddKept registers a grant an earlier run kept (its refresh token, from the state
+// file), lent to the check that revived it for use: no journey of this run gave it.
+func (b *Broker) AddKept(tpp string, tokens any, use Use) *Lease {
+	g := &Grant{TPP: tpp, Tokens: tokens}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.grants = append(b.grants, g)
+	if use == Read {
+		g.readers++
+	} else {
+		g.held = true
+	}
+	b.cond.Broadcast()
+	return &Lease{b: b, Grant: g, Use: use}
+}
+
+// Live returns the grants still lendable, for a state file that outlives the run.
+func (b *Broker) Live() []*Grant {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*Grant
+	for _, g := range b.grants {
+		if !g.retired && !g.held && g.readers == 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // Donate gives the pool a grant a check made for itself and no longer needs.
 func (b *Broker) Donate(code *Code, tokens any) {
 	b.mu.Lock()
