@@ -224,7 +224,7 @@ func certsCommand() *cobra.Command {
 			if err := pki.WriteDir(out); err != nil {
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
-			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPAExpired, pki.TPPAUntrusted, pki.TPPASeal, pki.TPPBSeal, pki.TPPNoRoleSeal} {
+			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPNoIC, pki.TPPAExpired, pki.TPPAUntrusted, pki.TPPASeal, pki.TPPBSeal, pki.TPPNoRoleSeal, pki.TPPNoICSeal} {
 				fmt.Fprintln(cmd.OutOrStdout(), eidas.Describe(kp.Cert))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Written to %s\n", out)
