@@ -146,6 +146,9 @@ The test PKI is written to --pki only once the bank listens.`,
 					if f.WrongReason {
 						what = "wrong reason: the affected checks must not pass"
 					}
+					if f.Pending != "" {
+						what += "; no check catches it yet: " + f.Pending
+					}
 					fmt.Fprintf(out, "%-40s %s (%s)\n", f.Name, f.Description, what)
 				}
 				return nil
