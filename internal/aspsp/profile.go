@@ -16,6 +16,7 @@ import (
 type (
 	yamlProfile struct {
 		Name      string        `yaml:"name"`
+		Roles     []string      `yaml:"roles"`
 		Endpoints yamlEndpoints `yaml:"endpoints"`
 		TLS       yamlTLS       `yaml:"tls"`
 		Timeouts  yamlTimeouts  `yaml:"timeouts"`
@@ -24,6 +25,12 @@ type (
 		PSU       yamlPSU       `yaml:"psu"`
 		Options   yamlOptions   `yaml:"options"`
 		Signing   *yamlSigning  `yaml:"signing,omitempty"`
+		Register  *yamlRegister `yaml:"register,omitempty"`
+	}
+	yamlRegister struct {
+		URL       string `yaml:"url"`
+		Client    string `yaml:"client"`
+		Effective string `yaml:"effective"`
 	}
 	yamlSigning struct {
 		Required  bool   `yaml:"required"`
@@ -39,6 +46,7 @@ type (
 		Token     string `yaml:"token"`
 		Accounts  string `yaml:"accounts"`
 		Revoke    string `yaml:"revoke"`
+		Funds     string `yaml:"funds_confirmations"`
 	}
 	yamlTLS struct {
 		CA         string `yaml:"ca"`
@@ -54,6 +62,7 @@ type (
 		Second          *yamlClient `yaml:"second"`
 		WithoutAISPRole *yamlClient `yaml:"without_aisp_role,omitempty"`
 		Expired         *yamlClient `yaml:"expired,omitempty"`
+		WithoutCBPII    *yamlClient `yaml:"without_cbpii_role,omitempty"`
 	}
 	yamlClient struct {
 		ClientID    string    `yaml:"client_id"`
@@ -63,7 +72,8 @@ type (
 		QSealC      *yamlSeal `yaml:"qsealc,omitempty"`
 	}
 	yamlScopes struct {
-		AISP string `yaml:"aisp"`
+		AISP  string `yaml:"aisp"`
+		CBPII string `yaml:"cbpii"`
 	}
 	yamlPSU struct {
 		Driver  string     `yaml:"driver"`
@@ -124,7 +134,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 	// The TPPs' seals, where the bank requires signed requests. The keyId URLs are
 	// nobody's: the bank knows its TPPs' QSealCs and does not fetch them.
 	sealed := func(c *yamlClient, certFile, keyFile string) *yamlClient {
-		if b.cfg.RequireSignature {
+		if b.cfg.RequireSignature || b.reg != nil {
 			c.QSealC = &yamlSeal{Certificate: filepath.Join(pkiDir, certFile), Key: filepath.Join(pkiDir, keyFile),
 				KeyID: "https://" + strings.ToLower(c.ClientID) + ".tpp.example/qsealc.pem"}
 		}
@@ -135,12 +145,14 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		badCertificate = "tls"
 	}
 	p := yamlProfile{
-		Name: "stetconform reference bank",
+		Name:  "stetconform reference bank",
+		Roles: []string{"aisp", "cbpii"},
 		Endpoints: yamlEndpoints{
 			Authorize: base + PathAuthorize,
 			Token:     base + PathToken,
 			Accounts:  base + PathAccounts,
 			Revoke:    base + PathRevoke,
+			Funds:     base + PathFundsConfirmations,
 		},
 		TLS:      yamlTLS{CA: filepath.Join(pkiDir, eidas.FileCA), MinVersion: "1.2"},
 		Timeouts: yamlTimeouts{Connect: "5s", Request: "10s", PSUJourney: "30s"},
@@ -149,8 +161,9 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			Second:          sealed(client(eidas.OrgTPPB, eidas.FileTPPBCert, eidas.FileTPPBKey), eidas.FileTPPBSealCert, eidas.FileTPPBSealKey),
 			WithoutAISPRole: sealed(client(eidas.OrgTPPNoRole, eidas.FileTPPNoRoleCert, eidas.FileTPPNoRoleKey), eidas.FileTPPNoRoleSealCert, eidas.FileTPPNoRoleSealKey),
 			Expired:         client(eidas.OrgTPPA, eidas.FileTPPAExpiredCert, eidas.FileTPPAExpiredKey),
+			WithoutCBPII:    sealed(client(eidas.OrgTPPNoIC, eidas.FileTPPNoICCert, eidas.FileTPPNoICKey), eidas.FileTPPNoICSealCert, eidas.FileTPPNoICSealKey),
 		},
-		Scopes: yamlScopes{AISP: ScopeAISP},
+		Scopes: yamlScopes{AISP: ScopeAISP, CBPII: ScopeCBPII},
 		PSU: yamlPSU{
 			Driver:  "form",
 			Approve: []yamlStep{login, {Press: SelectorAccept}},
@@ -168,6 +181,13 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			BadCertificate:  badCertificate,
 			RefreshLifetime: b.cfg.RefreshTokenLifetime.String(),
 		},
+	}
+	if b.reg != nil {
+		effective := "immediately"
+		if b.cfg.Register.EffectiveAfter > 0 {
+			effective = "later"
+		}
+		p.Register = &yamlRegister{URL: base + PathRegister, Client: "primary", Effective: effective}
 	}
 	if b.cfg.RequireSignature {
 		// The test QSealCs have EC keys.

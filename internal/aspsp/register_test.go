@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stetconform/stetconform/internal/eidas"
+	"github.com/stetconform/stetconform/internal/profile"
 )
 
 const (
@@ -281,5 +282,35 @@ func init() {
 				t.Errorf("without a QWAC: expected 401, found %d", a.status)
 			}
 		},
+	}
+}
+
+// The printed profile declares both roles, the CBPII resource and the client without
+// PSP_IC, and the register API where it is served; it loads with its files.
+func TestProfileYAMLDeclaresCBPIIAndRegister(t *testing.T) {
+	for _, reg := range []RegisterConfig{{}, {Enabled: true}, {Enabled: true, EffectiveAfter: time.Hour}} {
+		tb := startBank(t, Config{Register: reg})
+		dir := t.TempDir()
+		if err := tb.pki.WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		p, err := profile.Parse(tb.ProfileYAML(dir), "bank.yaml", dir)
+		if err != nil {
+			t.Fatalf("register %+v: the printed profile does not load:\n%v", reg, err)
+		}
+		if !p.HasRole(profile.RoleCBPII) || !p.HasRole(profile.RoleAISP) || p.Endpoints.FundsConfirmations != tb.URL()+PathFundsConfirmations || p.Scopes.CBPII != ScopeCBPII {
+			t.Errorf("roles %v, funds_confirmations %q, scopes %+v", p.Roles, p.Endpoints.FundsConfirmations, p.Scopes)
+		}
+		if c := p.Clients.WithoutCBPIIRole; c == nil || c.ClientID != eidas.OrgTPPNoIC || c.Leaf == nil || eidas.HasRole(c.Leaf, eidas.RolePSPIC) {
+			t.Errorf("without_cbpii_role: %+v", c)
+		}
+		switch {
+		case !reg.Enabled && p.RegisterDeclared():
+			t.Errorf("a bank without the register API declares one: %+v", p.Register)
+		case reg.Enabled && (p.Register == nil || p.Register.URL != tb.URL()+PathRegister || p.Clients.Primary.QSealC == nil):
+			t.Errorf("register %+v: declared %+v", reg, p.Register)
+		case reg.Enabled && (p.Register.Effective == profile.EffectiveLater) != (reg.EffectiveAfter > 0):
+			t.Errorf("register %+v: effective %q", reg, p.Register.Effective)
+		}
 	}
 }
