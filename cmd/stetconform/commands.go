@@ -128,6 +128,8 @@ func bankCommand() *cobra.Command {
 		list, requireSignature   bool
 		public                   bool
 		badCertsInTLS            bool
+		register, acceptPIISP    bool
+		registerLater            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bank",
@@ -163,7 +165,8 @@ The test PKI is written to --pki only once the bank listens.`,
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
 			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime, RefreshTokenLifetime: rtLifetime,
-				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS}
+				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS,
+				CBPII: aspsp.CBPIIConfig{AcceptPIISP: acceptPIISP}, Register: aspsp.RegisterConfig{Enabled: register || registerLater > 0, EffectiveAfter: registerLater}}
 			switch pw := os.Getenv("REFERENCE_PSU_PASSWORD"); {
 			case pw != "":
 				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
@@ -209,6 +212,9 @@ The test PKI is written to --pki only once the bank listens.`,
 	f.DurationVar(&rtLifetime, "refresh-token-lifetime", 90*24*time.Hour, "refresh token lifetime, counted from the PSU's consent (STET: 90 days; RTS art. 10a allows 180)")
 	f.BoolVar(&requireSignature, "require-signature", false, "refuse resource requests not signed with the calling TPP's QSealC (STET Part I 3.5); the printed profile then carries the seals")
 	f.BoolVar(&badCertsInTLS, "refuse-bad-certificates-in-tls", false, "end the TLS handshake on an expired or untrusted client certificate, instead of answering invalid_client")
+	f.BoolVar(&register, "register", false, "serve the register API (RFC 7591/7592, BPCE style) at "+aspsp.PathRegister+"; the printed profile then declares it")
+	f.DurationVar(&registerLater, "register-effective-after", 0, "apply registrations and their updates this long after they are made (implies --register; 0: at once)")
+	f.BoolVar(&acceptPIISP, "accept-piisp", false, "also accept piisp, the CBPII scope's name before STET 1.4.2")
 	f.BoolVar(&list, "list-faults", false, "list the named faults and exit")
 	return cmd
 }

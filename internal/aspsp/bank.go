@@ -189,7 +189,7 @@ func New(cfg Config) (*Bank, error) {
 		}
 	}
 
-	if cfg.Register.Enabled {
+	if cfg.Register.Enabled || fs.breaksRegister() {
 		b.reg = &registry{clients: map[string]*dynClient{}}
 	}
 	mem := storage.NewMemoryStore()

@@ -441,7 +441,7 @@ var faultTable = []Fault{
 	{Name: FaultAccountsAnyScope, Description: "The accounts resource serves any valid access token, a cbpii one included.",
 		Breaks: []string{"CBPII-03"}, Pending: pendingCBPII},
 
-	// Register API: served by the reference bank only with Config.Register.Enabled.
+	// Register API: served by the reference bank with Config.Register.Enabled, or any of these faults.
 	{Name: FaultRegisteredRedirectIgnored, Description: "A client created through the register API is sent to any https redirect_uri, not only to those it registered.",
 		Breaks: []string{"REG-01"}, Pending: pendingRegister},
 	{Name: FaultRegisteredClientUnbound, Description: "A client_id created through the register API is accepted at /token over any trusted QWAC, not only its registrant's organizationIdentifier.",
@@ -457,7 +457,7 @@ var faultTable = []Fault{
 // Why the CBPII and register faults have no scenario yet.
 const (
 	pendingCBPII    = "the features' CBPII checks (a PSU's cbpii consent, funds-confirmations) are not written yet"
-	pendingRegister = "the features' register checks are not written yet, and the embedded bank serves the register API only when configured"
+	pendingRegister = "the features' register checks are not written yet"
 )
 
 // httpTokenRefusals are the requirements checked by an HTTP refusal of the token

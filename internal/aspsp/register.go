@@ -33,12 +33,20 @@ const registerBodyLimit = 16 << 10
 
 // RegisterConfig configures the register API.
 type RegisterConfig struct {
-	// Enabled serves the register API. Off, PathRegister is not served.
+	// Enabled serves the register API. Off, PathRegister is not served (unless a register
+	// fault is named: it implies the API).
 	Enabled bool
 	// EffectiveAfter is how long after a registration or an update it takes effect at
 	// /authorize and /token, on the bank's clock (BPCE: the next working day). Zero:
 	// at once. A deletion always takes effect at once.
 	EffectiveAfter time.Duration
+}
+
+// breaksRegister reports whether a register fault is in force: it implies the register
+// API, which it would otherwise break unseen.
+func (fs faultSet) breaksRegister() bool {
+	return fs.has(FaultRegisteredRedirectIgnored) || fs.has(FaultRegisteredClientUnbound) ||
+		fs.has(FaultRegisterWithoutQWAC) || fs.has(FaultRegisterTokenNotChecked)
 }
 
 // clientMetadata is the RFC 7591 client metadata the bank reads and answers.

@@ -92,6 +92,11 @@ func TestRegisterNotServedUnlessEnabled(t *testing.T) {
 	if a := tb.sealedPost(tb.pki.TPPA, tb.URL()+PathRegister, "", metadata(registeredCallback), tb.pki.TPPASeal); a.status != http.StatusNotFound {
 		t.Errorf("expected 404 from a bank without the register API, found %d: %s", a.status, a.body)
 	}
+	// A register fault implies the API it breaks.
+	tb = startBank(t, Config{Faults: []string{FaultRegisterTokenNotChecked}})
+	if a := tb.sealedPost(tb.pki.TPPA, tb.URL()+PathRegister, "", metadata(registeredCallback), tb.pki.TPPASeal); a.status != http.StatusCreated {
+		t.Errorf("expected 201 from a bank with a register fault, found %d: %s", a.status, a.body)
+	}
 }
 
 func TestRegisterCreateReadUpdateDelete(t *testing.T) {
