@@ -51,6 +51,7 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	w.registerRefreshLifetime(sc)
 	w.registerRevocation(sc)
 	w.registerSigning(sc)
+	w.registerCBPIIAndRegistration(sc)
 }
 
 func (w *World) named(name string) *profile.Client { return w.p.ClientByName(name) }

@@ -71,10 +71,11 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 		return nil, err
 	}
 	// Like most STET banks: signed requests required, bad client certificates refused in
-	// the TLS handshake.
+	// the TLS handshake; and like BPCE, a register API.
 	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, AccessTokenLifetime: opts.AccessTokenLifetime,
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
-		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true})
+		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
+		Register: aspsp.RegisterConfig{Enabled: true}}) // a BPCE-style register API, for the REG checks
 	if err != nil {
 		return nil, err
 	}
