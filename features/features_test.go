@@ -58,7 +58,7 @@ func TestCatalogueConsistency(t *testing.T) {
 
 func looksLikeID(tag string) bool {
 	t := strings.TrimPrefix(tag, "@")
-	for _, area := range []string{"AUTHZ", "TOKEN", "MTLS", "CC", "BEARER", "REFRESH", "REVOKE", "REG"} {
+	for _, area := range []string{"AUTHZ", "TOKEN", "MTLS", "CC", "BEARER", "REFRESH", "REVOKE", "REG", "CBPII"} {
 		if strings.HasPrefix(t, area+"-") {
 			return true
 		}

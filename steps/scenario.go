@@ -56,11 +56,14 @@ func (e *Env) Initialize(sc *godog.ScenarioContext) {
 	w.registerRefreshLifetime(st)
 	w.registerRevocation(st)
 	w.registerSigning(st)
+	w.registerCBPII(st)
+	w.registerRegistration(st)
 }
 
 // sentences registers a feature's sentences with godog. Each pattern is compiled once a
 // run, not once a scenario: given a string, godog compiles it again for every scenario.
-type sentences struct{ sc *godog.ScenarioContext }
+// Its hooks (Before, After) are godog's.
+type sentences struct{ *godog.ScenarioContext }
 
 var compiledSentences sync.Map // pattern -> *regexp.Regexp
 
@@ -70,7 +73,7 @@ func (s sentences) Step(pattern string, code any) {
 	if !ok {
 		re, _ = compiledSentences.LoadOrStore(pattern, regexp.MustCompile(pattern))
 	}
-	s.sc.Step(re.(*regexp.Regexp), code)
+	s.ScenarioContext.Step(re.(*regexp.Regexp), code)
 }
 
 func (w *World) named(name string) *profile.Client { return w.p.ClientByName(name) }

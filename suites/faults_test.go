@@ -237,6 +237,18 @@ func judge(r faultRun) []problem {
 	return ps
 }
 
+// provable returns the faults of the catalogue the features can catch: a pending fault's
+// checks are not written yet (internal/aspsp's tests show its behaviour).
+func provable() []aspsp.Fault {
+	var out []aspsp.Fault
+	for _, f := range aspsp.Faults() {
+		if f.Pending == "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func allIn(ids, set []string) bool {
 	if len(ids) == 0 {
 		return false
@@ -270,7 +282,7 @@ var _ = Describe("the fault catalogue", func() {
 
 	It("has, for every requirement a scenario checks, a fault that must make it fail", func() {
 		broken := map[string]bool{}
-		for _, f := range aspsp.Faults() {
+		for _, f := range provable() {
 			for _, id := range f.Breaks {
 				broken[id] = true
 			}
@@ -288,7 +300,7 @@ var _ = Describe("the fault catalogue", func() {
 
 	It(fmt.Sprintf("shows every MUST a scenario checks failing under a fault that breaks at most %d requirements", smallFault), func() {
 		small := map[string]bool{}
-		for _, f := range aspsp.Faults() {
+		for _, f := range provable() {
 			if len(f.Breaks) <= smallFault {
 				for _, id := range f.Breaks {
 					small[id] = true
@@ -308,7 +320,7 @@ var _ = Describe("the fault catalogue", func() {
 
 	It("declares, for each fault, scenarios that exist and check exactly the requirements it breaks", func() {
 		var wrong []string
-		for _, f := range aspsp.Faults() {
+		for _, f := range provable() {
 			var covered []string
 			for _, name := range f.Scenarios {
 				i := slices.IndexFunc(scenarios, func(s features.Scenario) bool { return s.Name == name })
@@ -340,7 +352,7 @@ var _ = Describe("the fault matrix: every check can fail, and none passes for th
 
 	BeforeAll(func() {
 		dir := GinkgoT().TempDir()
-		faults := aspsp.Faults()
+		faults := provable()
 		Expect(len(faults)).To(BeNumerically(">=", 25))
 		start := time.Now()
 		runs = make([]faultRun, len(faults))

@@ -28,7 +28,7 @@ import (
 var _ = Describe("a run with the manual PSU driver", func() {
 	It("passes every scenario with a person answering at the terminal", func() {
 		bank, path, dir := referenceBank(aspsp.Config{AccessTokenLifetime: 2 * time.Second, CodeLifetime: 5 * time.Second, RefreshTokenLifetime: 4 * time.Second,
-			RequireSignature: true, RefuseBadCertificatesInTLS: true}, nil)
+			RequireSignature: true, RefuseBadCertificatesInTLS: true, Register: aspsp.RegisterConfig{Enabled: true}}, nil)
 		prof, err := profile.Load(path)
 		Expect(err).NotTo(HaveOccurred())
 

@@ -184,3 +184,52 @@ func TestReportDiffAndVerify(t *testing.T) {
 		t.Errorf("verify without a seal: exit %d\n%s", code, out)
 	}
 }
+
+// TestCertsWritesCertificatesLackingEachRole: `certs` writes, besides TPP A (PSP_AI and
+// PSP_IC), one TPP certificate lacking PSP_AI (tpp-norole) and one lacking PSP_IC
+// (tpp-noic), each with its QSealC, under the names the profiles use.
+func TestCertsWritesCertificatesLackingEachRole(t *testing.T) {
+	out := t.TempDir()
+	code, text := execute(t, "certs", "--out", out)
+	if code != 0 {
+		t.Fatalf("certs: exit %d:\n%s", code, text)
+	}
+	for _, tc := range []struct {
+		file string
+		org  string
+		has  []eidas.Role
+		lack eidas.Role
+	}{
+		{eidas.FileTPPACert, eidas.OrgTPPA, []eidas.Role{eidas.RolePSPAI, eidas.RolePSPIC}, eidas.RolePSPPI},
+		{eidas.FileTPPNoRoleCert, eidas.OrgTPPNoRole, []eidas.Role{eidas.RolePSPIC}, eidas.RolePSPAI},
+		{eidas.FileTPPNoICCert, eidas.OrgTPPNoIC, []eidas.Role{eidas.RolePSPAI}, eidas.RolePSPIC},
+		{eidas.FileTPPNoICSealCert, eidas.OrgTPPNoIC, []eidas.Role{eidas.RolePSPAI}, eidas.RolePSPIC},
+	} {
+		data, err := os.ReadFile(filepath.Join(out, tc.file))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		certs, err := eidas.ParseCertificates(data)
+		if err != nil || len(certs) == 0 {
+			t.Fatalf("%s: %d certificates, %v", tc.file, len(certs), err)
+		}
+		c := certs[0]
+		if got := eidas.OrganizationIdentifier(c); got != tc.org {
+			t.Errorf("%s: organizationIdentifier %q, want %q", tc.file, got, tc.org)
+		}
+		for _, r := range tc.has {
+			if !eidas.HasRole(c, r) {
+				t.Errorf("%s lacks %s", tc.file, r)
+			}
+		}
+		if eidas.HasRole(c, tc.lack) {
+			t.Errorf("%s carries %s, want it without", tc.file, tc.lack)
+		}
+		if !strings.Contains(text, tc.org) {
+			t.Errorf("certs output does not name %s:\n%s", tc.org, text)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, eidas.FileTPPNoICKey)); err != nil {
+		t.Errorf("tpp-noic key: %v", err)
+	}
+}

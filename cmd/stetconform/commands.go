@@ -131,6 +131,8 @@ func bankCommand() *cobra.Command {
 		psus                     int
 		tokenPairs, rateLimit    string
 		oneSession               bool
+		register, acceptPIISP    bool
+		registerLater            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bank",
@@ -152,6 +154,9 @@ The test PKI is written to --pki only once the bank listens.`,
 					what := fmt.Sprintf("breaks %v", f.Breaks)
 					if f.WrongReason {
 						what = "wrong reason: the affected checks must not pass"
+					}
+					if f.Pending != "" {
+						what += "; no check catches it yet: " + f.Pending
 					}
 					fmt.Fprintf(out, "%-40s %s (%s)\n", f.Name, f.Description, what)
 				}
@@ -178,7 +183,9 @@ The test PKI is written to --pki only once the bank listens.`,
 			}
 			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime, RefreshTokenLifetime: rtLifetime,
 				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS,
-				PSUCount: psus, TokenPairs: tokenPairs, OneSessionPerPSU: oneSession, RateLimit: limit, ServeStats: true}
+				PSUCount: psus, TokenPairs: tokenPairs, OneSessionPerPSU: oneSession, RateLimit: limit, ServeStats: true,
+
+				CBPII: aspsp.CBPIIConfig{AcceptPIISP: acceptPIISP}, Register: aspsp.RegisterConfig{Enabled: register || registerLater > 0, EffectiveAfter: registerLater}}
 			switch pw := os.Getenv("REFERENCE_PSU_PASSWORD"); {
 			case pw != "":
 				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
@@ -233,6 +240,9 @@ The test PKI is written to --pki only once the bank listens.`,
 	f.StringVar(&tokenPairs, "token-pairs", aspsp.TokenPairsMany, "many: every consent keeps its tokens; one-per-psu: a new consent of a PSU to a TPP for a role revokes the earlier access and refresh tokens (as BPCE)")
 	f.BoolVar(&oneSession, "one-session-per-psu", false, "refuse (409 page) a PSU's login while another journey of that PSU is under way")
 	f.StringVar(&rateLimit, "rate-limit", "off", "N/DURATION, e.g. 10/1s: beyond N requests per client (certificate organizationIdentifier, else IP) in a window, answer 429 with Retry-After")
+	f.BoolVar(&register, "register", false, "serve the register API (RFC 7591/7592, BPCE style) at "+aspsp.PathRegister+"; the printed profile then declares it")
+	f.DurationVar(&registerLater, "register-effective-after", 0, "apply registrations and their updates this long after they are made (implies --register; 0: at once)")
+	f.BoolVar(&acceptPIISP, "accept-piisp", false, "also accept piisp, the CBPII scope's name before STET 1.4.2")
 	f.BoolVar(&list, "list-faults", false, "list the named faults and exit")
 	return cmd
 }
@@ -251,7 +261,7 @@ func certsCommand() *cobra.Command {
 			if err := pki.WriteDir(out); err != nil {
 				return &runner.Error{Code: runner.ExitCannotRun, Err: err}
 			}
-			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPAExpired, pki.TPPAUntrusted, pki.TPPASeal, pki.TPPBSeal, pki.TPPNoRoleSeal} {
+			for _, kp := range []*eidas.KeyPair{pki.TPPA, pki.TPPB, pki.TPPNoRole, pki.TPPNoIC, pki.TPPAExpired, pki.TPPAUntrusted, pki.TPPASeal, pki.TPPBSeal, pki.TPPNoRoleSeal, pki.TPPNoICSeal} {
 				fmt.Fprintln(cmd.OutOrStdout(), eidas.Describe(kp.Cert))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Written to %s\n", out)

@@ -140,6 +140,9 @@ func (b *Bank) startJourney(w http.ResponseWriter, r *http.Request) {
 	if err == nil && b.faults.has(FaultPKCEChallengeRejected) && q.Get("code_challenge") != "" {
 		err = fosite.ErrInvalidRequest.WithHint("PKCE is not supported.")
 	}
+	if err == nil {
+		err = b.checkRoleMix(ar.GetRequestedScopes())
+	}
 	if err != nil {
 		b.authorizeError(ctx, w, ar, err)
 		return
@@ -281,7 +284,7 @@ func (b *Bank) finish(w http.ResponseWriter, r *http.Request, j journey, d decis
 		ar.SetRequestedScopes(fosite.Arguments{ScopeAISP})
 	}
 	for _, s := range ar.GetRequestedScopes() {
-		if s == ScopeAISP || s == ScopeExtendedTransactionHistory {
+		if b.grantable(s) {
 			ar.GrantScope(s)
 		}
 	}

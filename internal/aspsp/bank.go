@@ -43,7 +43,7 @@ const (
 	PathAccounts  = "/stet/psd2/v1.4.2/accounts"
 )
 
-// Scopes the bank grants (all AISP: they need the PSP_AI role).
+// The AISP scopes the bank grants (they need the PSP_AI role; cbpii.go has the CBPII one).
 const (
 	ScopeAISP                       = "aisp"
 	ScopeExtendedTransactionHistory = "extended_transaction_history"
@@ -111,6 +111,10 @@ type Config struct {
 	RateLimit RateLimit
 	// ServeStats serves the counters of Stats as JSON on GET PathStats (stats.go).
 	ServeStats bool
+	// CBPII configures the funds-confirmation role (cbpii.go).
+	CBPII CBPIIConfig
+	// Register configures the register API (register.go); off by default.
+	Register RegisterConfig
 }
 
 // Registration is a TPP registered with the bank.
@@ -119,12 +123,13 @@ type Registration struct {
 	RedirectURIs []string
 }
 
-// DefaultClients returns the three test TPPs of eidas.NewTestPKI, each with one redirect URI.
+// DefaultClients returns the four test TPPs of eidas.NewTestPKI, each with one redirect URI.
 func DefaultClients() []Registration {
 	return []Registration{
 		{ClientID: eidas.OrgTPPA, RedirectURIs: []string{"https://tpp-a.example/callback"}},
 		{ClientID: eidas.OrgTPPB, RedirectURIs: []string{"https://tpp-b.example/callback"}},
 		{ClientID: eidas.OrgTPPNoRole, RedirectURIs: []string{"https://tpp-norole.example/callback"}},
+		{ClientID: eidas.OrgTPPNoIC, RedirectURIs: []string{"https://tpp-noic.example/callback"}},
 	}
 }
 
@@ -146,6 +151,7 @@ type Bank struct {
 	consents *consentPairs                // Config.TokenPairs one-per-psu
 	rate     *clientRateLimiter           // Config.RateLimit
 	stats    *counters
+	reg      *registry // clients of the register API (nil: not served)
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -205,14 +211,17 @@ func New(cfg Config) (*Bank, error) {
 	b.limits = &rateLimiter{now: b.now, counts: map[string]int{}}
 	b.pairs = &tokenPairs{m: map[string][]tokenPair{}}
 	b.seals = map[string]*x509.Certificate{}
-	for _, kp := range []*eidas.KeyPair{cfg.PKI.TPPASeal, cfg.PKI.TPPBSeal, cfg.PKI.TPPNoRoleSeal} {
+	for _, kp := range []*eidas.KeyPair{cfg.PKI.TPPASeal, cfg.PKI.TPPBSeal, cfg.PKI.TPPNoRoleSeal, cfg.PKI.TPPNoICSeal} {
 		if kp != nil {
 			b.seals[eidas.OrganizationIdentifier(kp.Cert)] = kp.Cert
 		}
 	}
 
+	if cfg.Register.Enabled || fs.breaksRegister() {
+		b.reg = &registry{clients: map[string]*dynClient{}}
+	}
 	mem := storage.NewMemoryStore()
-	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient, codeLifetime: cfg.CodeLifetime, now: cfg.Now}
+	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient, codeLifetime: cfg.CodeLifetime, now: cfg.Now, dynamic: b.lookupDynamic}
 	for _, reg := range cfg.Clients {
 		if reg.ClientID == "" {
 			return nil, errors.New("aspsp: a client registration has an empty ClientID")
@@ -270,6 +279,11 @@ func New(cfg Config) (*Bank, error) {
 	mux.HandleFunc(PathToken, b.limited(b.serveToken))
 	mux.HandleFunc(PathRevoke, b.serveRevoke)
 	mux.HandleFunc(PathAccounts, b.limited(b.serveAccounts))
+	mux.HandleFunc(PathFundsConfirmations, b.limited(b.serveFundsConfirmations))
+	if b.reg != nil {
+		mux.HandleFunc(PathRegister, b.serveRegister)
+		mux.HandleFunc(PathRegister+"/", b.serveRegister)
+	}
 	if cfg.ServeStats {
 		mux.HandleFunc(PathStats, b.serveStats)
 	}
@@ -283,7 +297,7 @@ func (b *Bank) newClient(id, redirectURI string) *fosite.DefaultClient {
 		ID:            id,
 		ResponseTypes: []string{"code"},
 		GrantTypes:    []string{"authorization_code", "refresh_token"},
-		Scopes:        []string{ScopeAISP, ScopeExtendedTransactionHistory},
+		Scopes:        b.clientScopes(),
 	}
 	if redirectURI != "" {
 		c.RedirectURIs = []string{redirectURI}

@@ -390,7 +390,9 @@ func TestFaultCatalogue(t *testing.T) {
 		if f.Description == "" || len(f.Breaks)+len(f.Inconclusive)+len(f.NotPassed) == 0 && !f.WrongReason {
 			t.Errorf("fault %q needs a description and something a run must show", f.Name)
 		}
-		if (len(f.Breaks) == 0) != (len(f.Scenarios) == 0) || (len(f.Scenarios) == 0) != (f.Reason == "") {
+		if f.Pending != "" && (len(f.Breaks) == 0 || len(f.Scenarios) > 0 || f.Reason != "") {
+			t.Errorf("fault %q: a pending fault names what it breaks, and no scenario yet: %v %v %q", f.Name, f.Breaks, f.Scenarios, f.Reason)
+		} else if f.Pending == "" && ((len(f.Breaks) == 0) != (len(f.Scenarios) == 0) || (len(f.Scenarios) == 0) != (f.Reason == "")) {
 			t.Errorf("fault %q: Breaks, Scenarios and Reason go together: %v %v %q", f.Name, f.Breaks, f.Scenarios, f.Reason)
 		}
 		if _, err := regexp.Compile(f.Reason); err != nil {

@@ -16,6 +16,7 @@ import (
 type (
 	yamlProfile struct {
 		Name      string        `yaml:"name"`
+		Roles     []string      `yaml:"roles"`
 		Endpoints yamlEndpoints `yaml:"endpoints"`
 		TLS       yamlTLS       `yaml:"tls"`
 		Timeouts  yamlTimeouts  `yaml:"timeouts"`
@@ -25,10 +26,16 @@ type (
 		Options   yamlOptions   `yaml:"options"`
 		Signing   *yamlSigning  `yaml:"signing,omitempty"`
 		RateLimit *yamlRate     `yaml:"rate_limit,omitempty"`
+		Register  *yamlRegister `yaml:"register,omitempty"`
 	}
 	yamlRate struct {
 		RequestsPerSecond float64 `yaml:"requests_per_second"`
 		Burst             float64 `yaml:"burst"`
+	}
+	yamlRegister struct {
+		URL       string `yaml:"url"`
+		Client    string `yaml:"client"`
+		Effective string `yaml:"effective"`
 	}
 	yamlSigning struct {
 		Required  bool   `yaml:"required"`
@@ -44,6 +51,7 @@ type (
 		Token     string `yaml:"token"`
 		Accounts  string `yaml:"accounts"`
 		Revoke    string `yaml:"revoke"`
+		Funds     string `yaml:"funds_confirmations"`
 	}
 	yamlTLS struct {
 		CA         string `yaml:"ca"`
@@ -59,6 +67,7 @@ type (
 		Second          *yamlClient `yaml:"second"`
 		WithoutAISPRole *yamlClient `yaml:"without_aisp_role,omitempty"`
 		Expired         *yamlClient `yaml:"expired,omitempty"`
+		WithoutCBPII    *yamlClient `yaml:"without_cbpii_role,omitempty"`
 	}
 	yamlClient struct {
 		ClientID    string    `yaml:"client_id"`
@@ -68,7 +77,8 @@ type (
 		QSealC      *yamlSeal `yaml:"qsealc,omitempty"`
 	}
 	yamlScopes struct {
-		AISP string `yaml:"aisp"`
+		AISP  string `yaml:"aisp"`
+		CBPII string `yaml:"cbpii"`
 	}
 	yamlPSU struct {
 		Driver     string              `yaml:"driver"`
@@ -143,7 +153,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 	// The TPPs' seals, where the bank requires signed requests. The keyId URLs are
 	// nobody's: the bank knows its TPPs' QSealCs and does not fetch them.
 	sealed := func(c *yamlClient, certFile, keyFile string) *yamlClient {
-		if b.cfg.RequireSignature {
+		if b.cfg.RequireSignature || b.reg != nil {
 			c.QSealC = &yamlSeal{Certificate: filepath.Join(pkiDir, certFile), Key: filepath.Join(pkiDir, keyFile),
 				KeyID: "https://" + strings.ToLower(c.ClientID) + ".tpp.example/qsealc.pem"}
 		}
@@ -154,12 +164,14 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		badCertificate = "tls"
 	}
 	p := yamlProfile{
-		Name: "stetconform reference bank",
+		Name:  "stetconform reference bank",
+		Roles: []string{"aisp", "cbpii"},
 		Endpoints: yamlEndpoints{
 			Authorize: base + PathAuthorize,
 			Token:     base + PathToken,
 			Accounts:  base + PathAccounts,
 			Revoke:    base + PathRevoke,
+			Funds:     base + PathFundsConfirmations,
 		},
 		TLS:      yamlTLS{CA: filepath.Join(pkiDir, eidas.FileCA), MinVersion: "1.2"},
 		Timeouts: yamlTimeouts{Connect: "5s", Request: "10s", PSUJourney: "30s"},
@@ -168,8 +180,9 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			Second:          sealed(client(eidas.OrgTPPB, eidas.FileTPPBCert, eidas.FileTPPBKey), eidas.FileTPPBSealCert, eidas.FileTPPBSealKey),
 			WithoutAISPRole: sealed(client(eidas.OrgTPPNoRole, eidas.FileTPPNoRoleCert, eidas.FileTPPNoRoleKey), eidas.FileTPPNoRoleSealCert, eidas.FileTPPNoRoleSealKey),
 			Expired:         client(eidas.OrgTPPA, eidas.FileTPPAExpiredCert, eidas.FileTPPAExpiredKey),
+			WithoutCBPII:    sealed(client(eidas.OrgTPPNoIC, eidas.FileTPPNoICCert, eidas.FileTPPNoICKey), eidas.FileTPPNoICSealCert, eidas.FileTPPNoICSealKey),
 		},
-		Scopes: yamlScopes{AISP: ScopeAISP},
+		Scopes: yamlScopes{AISP: ScopeAISP, CBPII: ScopeCBPII},
 		PSU: yamlPSU{
 			Driver:     "form",
 			Identities: identities,
@@ -194,6 +207,13 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		// The bank counts per client in fixed windows; the suite paces per host with a
 		// token bucket. Half the rate, one at a time, never crosses a window's limit.
 		p.RateLimit = &yamlRate{RequestsPerSecond: float64(rl.Requests) / rl.Window.Seconds() / 2, Burst: 1}
+	}
+	if b.reg != nil {
+		effective := "immediately"
+		if b.cfg.Register.EffectiveAfter > 0 {
+			effective = "later"
+		}
+		p.Register = &yamlRegister{URL: base + PathRegister, Client: "primary", Effective: effective}
 	}
 	if b.cfg.RequireSignature {
 		// The test QSealCs have EC keys.

@@ -73,7 +73,7 @@ func (b *Bank) serveAccounts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	use, ar, err := b.oauth.IntrospectToken(ctx, tok, fosite.AccessToken, newSession(""), ScopeAISP)
+	use, ar, err := b.oauth.IntrospectToken(ctx, tok, fosite.AccessToken, newSession(""), b.accountsScopes()...)
 	switch {
 	case err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == "invalid_scope":
 		b.challenge(w, r, http.StatusForbidden, "insufficient_scope", "The access token does not grant the scope aisp.")

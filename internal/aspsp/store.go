@@ -37,6 +37,8 @@ type store struct {
 	// second, and a TPP waiting out the declared lifetime must find the code expired.
 	codeLifetime time.Duration
 	now          func() time.Time
+	// dynamic finds a client created through the register API (nil: none).
+	dynamic func(ctx context.Context, id string) (fosite.Client, bool)
 }
 
 // CreateAuthorizeCodeSession stores a new code with its exact expiry (none under
@@ -57,6 +59,11 @@ func (s *store) CreateAuthorizeCodeSession(ctx context.Context, signature string
 // unknown clients.
 func (s *store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := s.MemoryStore.GetClient(ctx, id)
+	if err != nil && s.dynamic != nil {
+		if dc, ok := s.dynamic(ctx, id); ok {
+			c, err = dc, nil
+		}
+	}
 	redirect, _ := ctx.Value(ctxAuthorizeRedirect).(string)
 	if redirect == "" {
 		return c, err

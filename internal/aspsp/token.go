@@ -97,10 +97,8 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	// leaf is nil only under no-client-cert-accepted: there is no role to check then.
 	leaf := firstCert(peerCerts(r))
 	scopes := slices.Concat([]string(ar.GetRequestedScopes()), []string(ar.GetGrantedScopes()))
-	roleChecked := !b.faults.has(FaultRoleNotChecked) && !b.faults.has(FaultRoleNotCheckedRedirect)
-	if leaf != nil && roleChecked && len(scopes) > 0 && !eidas.HasRole(leaf, eidas.RolePSPAI) {
-		b.writeTokenError(w, fosite.ErrUnauthorizedClient.WithHintf(
-			"The certificate of %s does not carry the PSD2 role PSP_AI needed for AISP scopes.", ar.GetClient().GetID()), 0)
+	if err := b.roleMissing(leaf, ar.GetClient().GetID(), scopes); err != nil {
+		b.writeTokenError(w, err, 0)
 		return
 	}
 	if grant == "authorization_code" && b.faults.has(FaultScopeRequiredValidCode) && form.Get("scope") == "" {
@@ -130,7 +128,7 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 		for _, sc := range strings.Fields(form.Get("scope")) {
 			switch {
 			case granted.Has(sc):
-			case b.faults.has(FaultRefreshWidensScope):
+			case b.refreshMayAdd(granted, sc):
 				ar.GrantScope(sc)
 			default:
 				b.writeTokenError(w, fosite.ErrInvalidScope.WithHintf("The scope %q was not granted by the PSU; a refresh cannot widen the grant.", sc), 0)
@@ -222,7 +220,7 @@ func (b *Bank) authenticateClient(ctx context.Context, r *http.Request, form url
 	grant := form.Get("grant_type")
 	unchecked := (grant == "authorization_code" && b.faults.has(FaultClientIDUncheckedAtExchange)) ||
 		(grant == "refresh_token" && b.faults.has(FaultClientIDUncheckedAtRefresh))
-	if id != org && !unchecked {
+	if !b.clientOfOrg(id, org) && !unchecked {
 		return nil, fosite.ErrInvalidClient.WithHintf(
 			"tls_client_auth: client_id %q is not the certificate's organizationIdentifier %q.", id, org)
 	}
@@ -231,7 +229,7 @@ func (b *Bank) authenticateClient(ctx context.Context, r *http.Request, form url
 
 // registeredClient returns a registered client, or invalid_client.
 func (b *Bank) registeredClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := b.store.MemoryStore.GetClient(ctx, id)
+	c, err := b.store.GetClient(ctx, id)
 	if err != nil {
 		return nil, fosite.ErrInvalidClient.WithHintf("The client %q is not registered.", id)
 	}

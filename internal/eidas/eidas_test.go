@@ -49,6 +49,7 @@ func TestTPPCertificatesRoundTrip(t *testing.T) {
 		{"TPP A", p.TPPA, OrgTPPA, []Role{RolePSPAI, RolePSPIC}, p.CA},
 		{"TPP B", p.TPPB, OrgTPPB, []Role{RolePSPAI}, p.CA},
 		{"TPP without PSP_AI", p.TPPNoRole, OrgTPPNoRole, []Role{RolePSPIC}, p.CA},
+		{"TPP without PSP_IC", p.TPPNoIC, OrgTPPNoIC, []Role{RolePSPAI}, p.CA},
 		{"TPP A expired", p.TPPAExpired, OrgTPPA, []Role{RolePSPAI, RolePSPIC}, p.CA},
 		{"TPP A untrusted", p.TPPAUntrusted, OrgTPPA, []Role{RolePSPAI, RolePSPIC}, p.Untrusted},
 	}
@@ -391,6 +392,7 @@ var allFiles = []string{
 	FileTPPBCert, FileTPPBKey, FileTPPNoRoleCert, FileTPPNoRoleKey,
 	FileTPPAExpiredCert, FileTPPAExpiredKey, FileTPPAUntrustedCert, FileTPPAUntrustedKey,
 	FileTPPASealCert, FileTPPASealKey, FileTPPBSealCert, FileTPPBSealKey, FileTPPNoRoleSealCert, FileTPPNoRoleSealKey,
+	FileTPPNoICCert, FileTPPNoICKey, FileTPPNoICSealCert, FileTPPNoICSealKey,
 }
 
 // writtenDir writes the test PKI into a fresh directory.

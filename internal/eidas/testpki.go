@@ -12,6 +12,7 @@ const (
 	OrgTPPA      = "PSDFR-ACPR-12345"
 	OrgTPPB      = "PSDFR-ACPR-67890"
 	OrgTPPNoRole = "PSDFR-ACPR-11111"
+	OrgTPPNoIC   = "PSDFR-ACPR-22222"
 )
 
 // The NCA named in the test TPPs' PSD2 statements.
@@ -42,6 +43,10 @@ const (
 	FileTPPBSealKey       = "tpp-b-qsealc.key"
 	FileTPPNoRoleSealCert = "tpp-norole-qsealc.pem"
 	FileTPPNoRoleSealKey  = "tpp-norole-qsealc.key"
+	FileTPPNoICCert       = "tpp-noic.pem"
+	FileTPPNoICKey        = "tpp-noic.key"
+	FileTPPNoICSealCert   = "tpp-noic-qsealc.pem"
+	FileTPPNoICSealKey    = "tpp-noic-qsealc.key"
 )
 
 // TestPKI is the whole test PKI used by the reference bank and the suite's own tests.
@@ -52,10 +57,11 @@ type TestPKI struct {
 	TPPA          *KeyPair   // OrgTPPA, roles PSP_AI and PSP_IC
 	TPPB          *KeyPair   // OrgTPPB, PSP_AI
 	TPPNoRole     *KeyPair   // OrgTPPNoRole, PSP_IC only (registered TPP lacking PSP_AI)
+	TPPNoIC       *KeyPair   // OrgTPPNoIC, PSP_AI only (registered TPP lacking PSP_IC: no cbpii)
 	TPPAExpired   *KeyPair   // TPP A's identity and roles, validity ended 24 h before now
 	TPPAUntrusted *KeyPair   // TPP A's identity and roles, issued by Untrusted
 	// The TPPs' QSealCs (same identity as their QWACs), for signed requests.
-	TPPASeal, TPPBSeal, TPPNoRoleSeal *KeyPair
+	TPPASeal, TPPBSeal, TPPNoRoleSeal, TPPNoICSeal *KeyPair
 }
 
 // NewTestPKI builds the test PKI around now. Valid leaves run from now-1h to now+1 year; the
@@ -99,6 +105,10 @@ func NewTestPKI(now time.Time) (*TestPKI, error) {
 	if p.TPPNoRole, err = p.CA.IssueQWAC(tpp(OrgTPPNoRole, "Test TPP NoRole SAS", "tpp-norole.localhost", RolePSPIC)); err != nil {
 		return nil, err
 	}
+	reqNoIC := tpp(OrgTPPNoIC, "Test TPP NoIC SAS", "tpp-noic.localhost", RolePSPAI)
+	if p.TPPNoIC, err = p.CA.IssueQWAC(reqNoIC); err != nil {
+		return nil, err
+	}
 	expired := reqA
 	expired.NotBefore, expired.NotAfter = now.Add(-48*time.Hour), now.Add(-24*time.Hour)
 	if p.TPPAExpired, err = p.CA.IssueQWAC(expired); err != nil {
@@ -114,6 +124,9 @@ func NewTestPKI(now time.Time) (*TestPKI, error) {
 		return nil, err
 	}
 	if p.TPPNoRoleSeal, err = p.CA.IssueQSealC(tpp(OrgTPPNoRole, "Test TPP NoRole SAS", "tpp-norole.localhost", RolePSPIC)); err != nil {
+		return nil, err
+	}
+	if p.TPPNoICSeal, err = p.CA.IssueQSealC(reqNoIC); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -138,6 +151,8 @@ func (p *TestPKI) WriteDir(dir string) error {
 		{p.TPPASeal, FileTPPASealCert, FileTPPASealKey},
 		{p.TPPBSeal, FileTPPBSealCert, FileTPPBSealKey},
 		{p.TPPNoRoleSeal, FileTPPNoRoleSealCert, FileTPPNoRoleSealKey},
+		{p.TPPNoIC, FileTPPNoICCert, FileTPPNoICKey},
+		{p.TPPNoICSeal, FileTPPNoICSealCert, FileTPPNoICSealKey},
 	}
 	if err := writeFile(dir, FileCA, p.CA.CertPEM(), 0o644); err != nil {
 		return err

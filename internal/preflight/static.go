@@ -43,6 +43,7 @@ func Static(p *profile.Profile, now time.Time) []Finding {
 // clientNames are the clients' keys in the order they are checked and reported.
 var clientNames = []string{
 	profile.ClientPrimary, profile.ClientSecond, profile.ClientWithoutAISPRole, profile.ClientExpired,
+	profile.ClientWithoutCBPIIRole,
 }
 
 type statics struct {
@@ -145,6 +146,13 @@ func (s *statics) client(c *profile.Client) {
 		s.add(Fail, field, "the certificate has the PSP_AI role: the check that a TPP without it gets no AISP access would be meaningless")
 	case c.Name != profile.ClientWithoutAISPRole && psd2 != nil && !hasAI:
 		s.add(Warn, field, "the certificate's PSD2 roles are %s, without PSP_AI (account information): the bank may refuse it AISP access", roles(psd2))
+	}
+	hasIC := eidas.HasRole(leaf, eidas.RolePSPIC)
+	switch {
+	case c.Name == profile.ClientWithoutCBPIIRole && hasIC:
+		s.add(Fail, field, "the certificate has the PSP_IC role: the check that a TPP without it gets no cbpii access would be meaningless")
+	case c.Name == profile.ClientPrimary && s.p.HasRole(profile.RoleCBPII) && psd2 != nil && !hasIC:
+		s.add(Warn, field, "the certificate's PSD2 roles are %s, without PSP_IC: the bank declares the cbpii role, and may refuse this TPP cbpii access", roles(psd2))
 	}
 
 	if c.Name == profile.ClientExpired {

@@ -12,6 +12,8 @@ const (
 	ClientSecond          = "second"
 	ClientWithoutAISPRole = "without_aisp_role"
 	ClientExpired         = "expired"
+	// ClientWithoutCBPIIRole is a TPP whose QWAC lacks PSP_IC.
+	ClientWithoutCBPIIRole = "without_cbpii_role"
 )
 
 type clientSlot struct {
@@ -25,6 +27,7 @@ func (p *Profile) clientSlots() []clientSlot {
 		{ClientSecond, p.Clients.Second},
 		{ClientWithoutAISPRole, p.Clients.WithoutAISPRole},
 		{ClientExpired, p.Clients.Expired},
+		{ClientWithoutCBPIIRole, p.Clients.WithoutCBPIIRole},
 	}
 }
 

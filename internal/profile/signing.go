@@ -66,7 +66,7 @@ func (p *Profile) Signer(c *Client) *httpsig.Signer {
 
 // signingClients are the clients whose requests must be signed where the bank declares
 // signing: every client that calls the bank's resources.
-var signingClients = []string{ClientPrimary, ClientSecond, ClientWithoutAISPRole}
+var signingClients = []string{ClientPrimary, ClientSecond, ClientWithoutAISPRole, ClientWithoutCBPIIRole}
 
 // checkSigning validates signing: and the clients' qsealc sections.
 func (c *checker) checkSigning(p *Profile) {

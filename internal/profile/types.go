@@ -13,7 +13,10 @@ import (
 
 // Profile is one ASPSP as the suite sees it. Load fills and validates it.
 type Profile struct {
-	Name      string            `yaml:"name"`
+	Name string `yaml:"name"`
+	// Roles are the TPP roles whose flows the bank offers and the suite checks: aisp,
+	// cbpii (default [aisp]).
+	Roles     []string          `yaml:"roles,omitempty"`
 	Endpoints Endpoints         `yaml:"endpoints"`
 	TLS       TLS               `yaml:"tls"`
 	Timeouts  Timeouts          `yaml:"timeouts"`
@@ -24,7 +27,10 @@ type Profile struct {
 	Options   Options           `yaml:"options"`
 	Signing   *Signing          `yaml:"signing,omitempty"`
 	RateLimit *RateLimit        `yaml:"rate_limit,omitempty"`
-	Waivers   []Waiver          `yaml:"waivers,omitempty"` // see waivers.go
+	// Register, optional, is the bank's register API (RFC 7591/7592, BPCE style). Without
+	// it the registration checks (REG-01..03) are not applicable.
+	Register *Register `yaml:"register,omitempty"`
+	Waivers  []Waiver  `yaml:"waivers,omitempty"` // see waivers.go
 
 	// Path is the file the profile was loaded from ("" when built in memory).
 	Path string `yaml:"-"`
@@ -44,6 +50,9 @@ type Endpoints struct {
 	Token     string `yaml:"token"`
 	Accounts  string `yaml:"accounts"`         // a Bearer-protected AISP resource
 	Revoke    string `yaml:"revoke,omitempty"` // optional
+	// FundsConfirmations is the CBPII resource (STET 1.4.2 POST /funds-confirmations),
+	// required with the cbpii role.
+	FundsConfirmations string `yaml:"funds_confirmations,omitempty"`
 }
 
 // TLS says how to trust the bank's server certificate.
@@ -80,6 +89,9 @@ type Clients struct {
 	Second          *Client `yaml:"second"`
 	WithoutAISPRole *Client `yaml:"without_aisp_role,omitempty"`
 	Expired         *Client `yaml:"expired,omitempty"`
+	// WithoutCBPIIRole is a registered TPP whose QWAC lacks PSP_IC: it must get no cbpii
+	// access (MTLS-11). Only with the cbpii role.
+	WithoutCBPIIRole *Client `yaml:"without_cbpii_role,omitempty"`
 }
 
 // Client is one registered TPP: its client_id and its QWAC.
@@ -105,6 +117,26 @@ type Client struct {
 // Scopes are the scope values the bank uses.
 type Scopes struct {
 	AISP string `yaml:"aisp"` // default "aisp"
+	// CBPII is the funds-confirmation scope: cbpii (STET 1.4.2 on, the default) or piisp
+	// (its name up to STET 1.4.0.x).
+	CBPII string `yaml:"cbpii,omitempty"`
+}
+
+// Register is the bank's register API: a TPP registers its client (redirect URIs) over
+// mutual TLS with its QWAC, in a request signed with its QSealC, and manages it with the
+// registration access token (RFC 7591, RFC 7592, tls_client_auth).
+type Register struct {
+	URL string `yaml:"url"` // the registration endpoint (POST); client URIs come back in its answers
+	// Client is the profile client that registers (the bootstrap identity): a key under
+	// clients:, default primary.
+	Client string `yaml:"client,omitempty"`
+	// Scope, optional, is the scope of a bootstrap token the bank wants on registration
+	// requests (BPCE: a client-credentials token); empty: none.
+	Scope string `yaml:"scope,omitempty"`
+	// Effective is when a registration or update takes effect at /authorize and /token:
+	// immediately (the default) or later (BPCE: the next working day; the checks that
+	// need it run from the state file in a later run).
+	Effective string `yaml:"effective,omitempty"`
 }
 
 // PSU says how the customer's journey is driven.

@@ -26,6 +26,7 @@ const (
 	// DefaultResourceMediaType is the media type of STET's resources (Part III).
 	DefaultResourceMediaType = "application/hal+json"
 	DefaultAISPScope         = "aisp"
+	DefaultCBPIIScope        = "cbpii"
 	DefaultMinTLSVersion     = "1.2"
 )
 
@@ -85,6 +86,8 @@ func (c *checker) validate(p *Profile) {
 	if p.Scopes.AISP == "" {
 		p.Scopes.AISP = DefaultAISPScope
 	}
+	c.checkRoles(p)
+	c.checkRegister(p)
 
 	c.checkPSU(&p.PSU)
 	c.checkSigning(p)

@@ -132,7 +132,7 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 		return nil, err
 	}
 	// Like most STET banks: signed requests required, bad client certificates refused in
-	// the TLS handshake.
+	// the TLS handshake; and like BPCE, a register API.
 	var clients []aspsp.Registration // nil: the bank's defaults
 	if opts.LoopbackCallbacks {
 		if clients, err = loopbackClients(); err != nil {
@@ -142,7 +142,8 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, Clients: clients, AccessTokenLifetime: opts.AccessTokenLifetime,
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
 		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
-		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, RateLimit: opts.RateLimit})
+		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, RateLimit: opts.RateLimit,
+		Register: aspsp.RegisterConfig{Enabled: true}}) // a BPCE-style register API, for the REG checks
 	if err != nil {
 		return nil, err
 	}
