@@ -7,7 +7,9 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -219,6 +221,17 @@ func (b *Bank) serveRegister(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// isLoopbackHTTP says whether raw is an http URI on a loopback IP literal: a TPP tried out
+// on one machine (the manual driver's callbacks), as RFC 8252 section 7.3 allows.
+func isLoopbackHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Fragment != "" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
+
 // readMetadata decodes and checks client metadata: https redirect URIs without fragment,
 // tls_client_auth, the code flow.
 func readMetadata(body []byte) (clientMetadata, string, string) {
@@ -230,8 +243,8 @@ func readMetadata(body []byte) (clientMetadata, string, string) {
 		return m, "invalid_redirect_uri", "redirect_uris is required: the callbacks the bank may send the PSU back to."
 	}
 	for _, u := range m.RedirectURIs {
-		if !isHTTPS(u) {
-			return m, "invalid_redirect_uri", "Every redirect URI must be an absolute https URI without fragment; found " + u + "."
+		if !isHTTPS(u) && !isLoopbackHTTP(u) {
+			return m, "invalid_redirect_uri", "Every redirect URI must be an absolute https URI (http only on a loopback IP, RFC 8252 section 7.3) without fragment; found " + u + "."
 		}
 	}
 	if m.TokenEndpointAuthMethod == "" {
