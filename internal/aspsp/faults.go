@@ -419,7 +419,11 @@ var faultTable = []Fault{
 	{Name: FaultUnknownRefreshWrongError, Description: "An unknown refresh token is refused with invalid_request instead of invalid_grant.",
 		Breaks: []string{"REFRESH-09"}, Scenarios: []string{scUnknownRefresh}, Reason: `expected error invalid_grant; HTTP 400, error="invalid_request"`},
 	{Name: FaultRefreshNotRotated, Description: "Refresh answers without a new refresh_token (and the old one keeps working), while the profile declares rotation.",
-		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected a new refresh token on refresh`},
+		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected a new refresh token on refresh`,
+		// The refresh token it keeps working outlives its own revocation too (the bank
+		// revokes the grant's newest, unsent one): the revocation check sees it when the
+		// grant it takes from the consent plan was refreshed before, and not otherwise.
+		MayFail: []string{"REVOKE-01", "REFRESH-11"}},
 	{Name: FaultAbandonNoCallback, Description: "A PSU who cancels the journey is shown a page and never sent back to the TPP's callback.",
 		Breaks: []string{"AUTHZ-05"}, Scenarios: []string{scAbandon}, Reason: `expected the bank to call the callback .* when the PSU abandons the journey`},
 	{Name: FaultRefreshLifetimeSliding, Description: "Each refresh starts the refresh token's lifetime again, so the PSU's consent never has to be renewed.",
