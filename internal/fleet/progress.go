@@ -95,33 +95,58 @@ func firstLine(s string) string {
 // Bars is the progress for a terminal: a bar per running bank (mpb), removed when the bank
 // ends and replaced by a line with its outcome above the bars.
 func Bars(w io.Writer) Progress {
-	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))}
+	return &bars{w: w, p: mpb.New(mpb.WithOutput(w), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))}
 }
 
-type bars struct{ p *mpb.Progress }
+// bars shows a bar per bank that ends with the bank's outcome; the outcome lines are
+// printed once the bars are done (mpb may drop a line written above the bars as the last
+// one completes).
+type bars struct {
+	w     io.Writer
+	p     *mpb.Progress
+	mu    sync.Mutex
+	lines []string
+}
+
+// say keeps an outcome line for after Wait.
+func (b *bars) say(line string) {
+	b.mu.Lock()
+	b.lines = append(b.lines, line)
+	b.mu.Unlock()
+}
 
 func (b *bars) Start(id string, total int) BankProgress {
-	bar := b.p.AddBar(int64(total),
+	bb := &barBank{bars: b, id: id, start: time.Now(), total: int64(total)}
+	bb.bar = b.p.AddBar(int64(total),
 		mpb.PrependDecorators(decor.Name(id, decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d", decor.WCSyncSpace)),
-		mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)),
-		mpb.BarRemoveOnComplete(),
+		mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace),
+			decor.Any(func(decor.Statistics) string { o, _ := bb.outcome.Load().(string); return o }, decor.WCSyncSpace)),
 	)
-	return &barBank{p: b.p, bar: bar, id: id, start: time.Now(), total: int64(total)}
+	return bb
 }
 
 func (b *bars) Skip(id string, outcome report.Outcome, why string) {
-	fmt.Fprintf(b.p, "%s: %s (%s)\n", id, outcome, why)
+	b.say(fmt.Sprintf("%s: %s (%s)\n", id, outcome, why))
 }
 
-func (b *bars) Wait() { b.p.Wait() }
+// Wait waits for the bars to end, then prints the outcome lines.
+func (b *bars) Wait() {
+	b.p.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.lines {
+		_, _ = io.WriteString(b.w, l)
+	}
+}
 
 type barBank struct {
-	p     *mpb.Progress
-	bar   *mpb.Bar
-	id    string
-	start time.Time
-	total int64
-	done  atomic.Int64
+	outcome atomic.Value // string: the bank's outcome, shown at the end of its bar
+	bars    *bars
+	bar     *mpb.Bar
+	id      string
+	start   time.Time
+	total   int64
+	done    atomic.Int64
 }
 
 func (b *barBank) Scenario() {
@@ -135,11 +160,12 @@ func (b *barBank) Scenario() {
 func (b *barBank) End(outcome report.Outcome, why string) {
 	d := time.Since(b.start).Round(100 * time.Millisecond)
 	if why != "" {
-		fmt.Fprintf(b.p, "%s: %s in %s: %s\n", b.id, outcome, d, firstLine(why))
+		b.bars.say(fmt.Sprintf("%s: %s in %s: %s\n", b.id, outcome, d, firstLine(why)))
 	} else {
-		fmt.Fprintf(b.p, "%s: %s in %s\n", b.id, outcome, d)
+		b.bars.say(fmt.Sprintf("%s: %s in %s\n", b.id, outcome, d))
 	}
-	b.bar.SetTotal(-1, true) // complete at its current count: the bar goes
+	b.outcome.Store(string(outcome))
+	b.bar.SetTotal(-1, true) // complete at its current count, showing the outcome
 }
 
 // selected counts the scenarios the tag filter tags selects, as godog v0.15 reads it
