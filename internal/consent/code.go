@@ -86,18 +86,7 @@ type CodeWant struct {
 // TakeCode lends a code of tpp from the pool, or nil: then the check runs a journey (a
 // Link check then calls Fetched when it has a code or gave up).
 func (b *Broker) TakeCode(ctx context.Context, tpp string, want CodeWant) *Code {
-	wake := time.AfterFunc(want.Wait, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer wake.Stop()
-	stop := context.AfterFunc(ctx, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer stop()
+	defer b.wakeAt(ctx, want.Wait)()
 	deadline := time.Now().Add(want.Wait)
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -124,6 +124,19 @@ func (b *Broker) SetPlan(p Plan) {
 	}
 }
 
+// wakeAt wakes the broker's waiters after d and when ctx ends, so that a wait bounded by
+// a deadline or a run's end looks again; the returned func stops both.
+func (b *Broker) wakeAt(ctx context.Context, d time.Duration) (stop func()) {
+	wake := func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	}
+	t := time.AfterFunc(d, wake)
+	c := context.AfterFunc(ctx, wake)
+	return func() { t.Stop(); c() }
+}
+
 // rem returns the counts of tpp. b.mu is held.
 func (b *Broker) rem(tpp string) *Remaining {
 	r, ok := b.remaining[tpp]
@@ -171,18 +184,7 @@ type Ticket struct {
 // free; an idle earlier consent is retired (the new consent supersedes it).
 func (b *Broker) Journey(ctx context.Context, tpp string) (*Ticket, error) {
 	deadline := time.Now().Add(b.opts.SlotWait)
-	stop := context.AfterFunc(ctx, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer stop()
-	timer := time.AfterFunc(b.opts.SlotWait, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer timer.Stop()
+	defer b.wakeAt(ctx, b.opts.SlotWait)()
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -48,18 +48,7 @@ type GrantWant struct {
 // code and its exchange) and registers it with Add, or says it could not with Unmake.
 func (b *Broker) Lease(ctx context.Context, tpp string, want GrantWant) *Lease {
 	deadline := time.Now().Add(want.Wait)
-	wake := time.AfterFunc(want.Wait, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer wake.Stop()
-	stop := context.AfterFunc(ctx, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer stop()
+	defer b.wakeAt(ctx, want.Wait)()
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
