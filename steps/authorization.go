@@ -107,7 +107,10 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 		}
 	}
 	t := w.ticket
-	defer func() { t.Done(); w.ticket, w.lastTicket = nil, t }()
+	// The PSU stays this journey's until its code is kept (keepCode), the next journey or
+	// the scenario's end: with one token pair per PSU, no other consent of the PSU may
+	// begin between the callback and the moment the code counts as held.
+	defer func() { w.ticket, w.lastTicket = nil, t }()
 	var number, total int
 	var who string
 	if t != nil {

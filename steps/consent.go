@@ -214,6 +214,7 @@ func (w *World) beginJourney(ctx context.Context, callback string) error {
 	if b == nil {
 		return nil
 	}
+	w.endJourney()
 	name := "primary"
 	for _, n := range []string{"primary", "second", "without_aisp_role"} {
 		if c := w.p.ClientByName(n); c != nil && c.RedirectURI == callback {
@@ -229,9 +230,10 @@ func (w *World) beginJourney(ctx context.Context, callback string) error {
 	return nil
 }
 
-// endJourney frees the PSU of the journey.
+// endJourney frees the PSU of the scenario's last journey, if it still holds it.
 func (w *World) endJourney() {
-	w.ticket.Done()
+	w.lastTicket.Done()
+	w.lastTicket = nil
 }
 
 // codeMargin is how long a code must stay usable for a check to take it: a request or two.
@@ -286,6 +288,7 @@ func (w *World) keepCode(value string) {
 		return
 	}
 	w.lastTicket = nil
+	defer t.Done() // once the code counts as held: the PSU is free for another consent
 	var until time.Time
 	if life := w.p.Options.CodeLifetime; life > 0 {
 		until = time.Now().Add(life - w.p.Options.ExpirySkew)
@@ -306,11 +309,16 @@ func (w *World) codeSent(code string, cert *profile.Client, a *answer) {
 	}
 	w.heldCodeSent = true
 	if a != nil && a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
-		w.env.Consents.Exchanged(hc, "scenario "+w.res.ID)
-		w.heldCode = nil
+		b := w.env.Consents
 		if cert != nil && cert.Name == hc.TPP {
-			w.spentCode, w.spentAnswer = hc, a
+			// The grant counts as the scenario's from the answer on, before the code stops
+			// counting as held: no new consent of its PSU may supersede it in between.
+			t := newTokenSet(cert, a)
+			t.consentAt, t.consentFrom = hc.At, hc.Began
+			w.spentLease = b.Add(hc, t, consent.Mutate)
 		}
+		b.Exchanged(hc, "scenario "+w.res.ID)
+		w.heldCode = nil
 	}
 }
 
@@ -489,8 +497,8 @@ func (w *World) poolKept(c *profile.Client) {
 
 // registerGrant lends the grant this scenario just made to itself, for the pool.
 func (w *World) registerGrant(c *profile.Client) {
-	b := w.env.Consents
-	if b == nil || w.spentCode == nil || w.tokens == nil {
+	b, l := w.env.Consents, w.spentLease
+	if b == nil || l == nil || w.tokens == nil {
 		return
 	}
 	use := consent.Read
@@ -498,10 +506,15 @@ func (w *World) registerGrant(c *profile.Client) {
 		use = w.demand.use
 	}
 	b.Started(c.Name, false, use, true)
-	t := *w.tokens
-	w.leases = append(w.leases, b.Add(w.spentCode, &t, use))
-	w.making = ""
-	w.spentCode = nil
+	if use != consent.Read {
+		l.Use = use // held alone since the exchange; a reader keeps it so until its end
+	}
+	w.leases = append(w.leases, l)
+	w.spentLease = nil
+	if w.making != "" {
+		b.Unmake(w.making)
+		w.making = ""
+	}
 }
 
 // settleConsents ends the scenario's loans: codes not spent go back to the pool (or die
@@ -512,6 +525,7 @@ func (w *World) settleConsents(passed bool) {
 	if b == nil {
 		return
 	}
+	w.endJourney()
 	if w.demand.link != "" && !w.linkDone {
 		w.linkDone = true
 		b.LinkDone(consent.LinkKey(w.demand.link, w.demand.pkceLink))
@@ -535,23 +549,24 @@ func (w *World) settleConsents(passed bool) {
 		w.pooled = w.pooled || (ok && l.Use != consent.Consume && l.Use != consent.Replay)
 	}
 	w.leases = nil
-	if sc := w.spentCode; sc != nil && w.tokens == nil && w.spentAnswer != nil {
-		_ = w.keepTokens(w.p.ClientByName(sc.TPP), w.spentAnswer) // an exchange no step kept
-	}
 	// A grant from a code exchanged with a scope, against STET's rule (TOKEN-15), is lent
 	// only once a code exchange without one has worked in this run: a bank that serves
 	// only such requests must not seem to serve the checks that need a grant.
 	lends := w.demand.exchanger || w.demand.link != "" || (w.demand.scopeAtToken && w.env.observed[controlCodeExchange])
-	if sc := w.spentCode; sc != nil && passed && !w.refreshSpent && lends &&
-		w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == sc.TPP {
-		t := *w.tokens
-		if t.consentAt.IsZero() {
-			t.consentAt, t.consentFrom = sc.At, sc.Began
+	if l := w.spentLease; l != nil {
+		var tokens any
+		if t := w.tokens; t != nil && t.owner != nil && t.owner.Name == l.Grant.TPP {
+			c := *t
+			if c.consentAt.IsZero() {
+				c.consentAt, c.consentFrom = l.Grant.Code.At, l.Grant.Code.Began
+			}
+			tokens = &c
 		}
-		b.Donate(sc, &t)
-		w.pooled = true
+		ok := passed && !w.refreshSpent && lends
+		l.Release(ok, tokens)
+		w.pooled = w.pooled || ok
+		w.spentLease = nil
 	}
-	w.spentCode = nil
 	if w.fetching != "" {
 		b.Fetched(w.fetching, nil)
 		w.fetching = ""
@@ -614,11 +629,11 @@ func (e *Env) exchangeFor(ctx context.Context, code *consent.Code, when string) 
 		b.Dead(code, fmt.Sprintf("%s: %s", when, a))
 		return
 	}
+	// The grant goes to the pool before the code stops counting as held (Exchanged).
+	t := newTokenSet(c, a)
+	t.consentAt, t.consentFrom = code.At, code.Began
+	b.Donate(code, t)
 	b.Exchanged(code, when)
-	if w.keepTokens(c, a) == nil {
-		w.tokens.consentAt, w.tokens.consentFrom = code.At, code.Began
-		b.Donate(code, w.tokens)
-	}
 }
 
 // Journeys says how many journeys the run began and how many its plan expected.

@@ -265,6 +265,12 @@ func (w *World) keepTokens(owner *profile.Client, a *answer) error {
 	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
 		return fmt.Errorf("expected HTTP 200 with an access_token; %s", a)
 	}
+	w.previous, w.tokens = w.tokens, newTokenSet(owner, a)
+	return nil
+}
+
+// newTokenSet reads a successful token response of owner.
+func newTokenSet(owner *profile.Client, a *answer) *tokenSet {
 	t := &tokenSet{owner: owner, access: a.str("access_token"), refresh: a.str("refresh_token"),
 		// Counted from the answer's arrival: the bank issued the token before, so waiting
 		// expires_in from here never checks a token that has not yet expired.
@@ -272,8 +278,7 @@ func (w *World) keepTokens(owner *profile.Client, a *answer) error {
 	if v, ok := a.fields["expires_in"]; ok {
 		t.expiresIn, t.hasExpires = toSeconds(v)
 	}
-	w.previous, w.tokens = w.tokens, t
-	return nil
+	return t
 }
 
 // toSeconds reads expires_in as a JSON number or, leniently, a numeric string.

@@ -102,8 +102,7 @@ type World struct {
 	lastTicket   *consent.Ticket // the journey that ran, whose code is not yet kept
 	heldCode     *consent.Code
 	heldCodeSent bool
-	spentCode    *consent.Code    // the code this scenario exchanged successfully
-	spentAnswer  *answer          // and the bank's answer
+	spentLease   *consent.Lease   // the grant of the code this scenario exchanged, held till its end
 	deferred     *consent.Control // its refusal's positive control, at the code's next exchange
 	leases       []*consent.Lease
 	linkDone     bool

@@ -148,9 +148,6 @@ func (b *Broker) Add(code *Code, tokens any, use Use) *Lease {
 	g := &Grant{TPP: code.TPP, Tokens: tokens, Code: code, psu: code.psu}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.making[code.TPP] > 0 {
-		b.making[code.TPP]--
-	}
 	b.release(code)
 	b.grants = append(b.grants, g)
 	b.cond.Broadcast()
