@@ -23,6 +23,7 @@ type answer struct {
 	jsonErr error          // why the body is not a JSON object
 	err     error          // transport error: no HTTP answer at all
 	took    time.Duration
+	sent    time.Time // when the last attempt left (after any wait for a rate limit)
 	// rateLimit says how the bank kept rate-limiting the request after the suite waited.
 	rateLimit string
 }
@@ -208,10 +209,11 @@ func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *ans
 	// took counts from when the last attempt left: a wait for the rate limit or a
 	// Retry-After is not the bank's slowness, and the request was sent after it.
 	took := func() time.Duration {
-		if log.lastSend.IsZero() {
-			return time.Since(start)
+		a.sent = log.lastSend
+		if a.sent.IsZero() {
+			a.sent = start
 		}
-		return time.Since(log.lastSend)
+		return time.Since(a.sent)
 	}
 	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {

@@ -131,12 +131,28 @@ func (w *World) keepRefreshToken() {
 		KeptAt: time.Now(), KeptByRun: w.env.RunID, ConsentAt: t.consentAt, Lifetime: w.watchLifetime})
 }
 
+// refreshTooLate makes a refused refresh inconclusive when it left too close to the end of
+// the refresh token's declared lifetime (options.refresh_token_lifetime, from the PSU's
+// consent) to tell its end from the refusal a check is about: after a wait for a rate
+// limit, or on a loaded machine. nil: the refusal counts.
+func (w *World) refreshTooLate(a *answer) error {
+	t, life := w.tokens, w.p.Options.RefreshTokenLifetime
+	if t == nil || t.consentFrom.IsZero() || life <= 0 || a.sent.Before(t.consentFrom.Add(life-w.p.Options.ExpirySkew)) {
+		return nil
+	}
+	return w.inconclusive("the refresh was sent %s after the consent, too close to the end of the refresh token's declared lifetime of %s to tell its end from what this check is about (%s)",
+		a.sent.Sub(t.consentAt).Round(time.Millisecond), life, a)
+}
+
 func (w *World) newBearerToken() error {
 	a := w.last
 	if err := w.notAnAnswer(a); err != nil {
 		return err
 	}
 	if a.err != nil || a.status != http.StatusOK {
+		if err := w.refreshTooLate(a); err != nil {
+			return err
+		}
 		return fmt.Errorf("expected HTTP 200 to the refresh; %s", a)
 	}
 	tok := a.str("access_token")

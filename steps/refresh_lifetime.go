@@ -32,8 +32,10 @@ func (w *World) registerRefreshLifetime(sc sentences) {
 // lifetimeMargin is how far from the declared end of a refresh token's life the suite
 // keeps, either side, before it expects it to work or to be refused: a tenth of the
 // lifetime, at most a day, plus the declared clock skew.
-func (w *World) lifetimeMargin() time.Duration {
-	return min(w.p.Options.RefreshTokenLifetime/10, 24*time.Hour) + w.p.Options.ExpirySkew
+func (w *World) lifetimeMargin() time.Duration { return lifetimeMargin(w.p) }
+
+func lifetimeMargin(p *profile.Profile) time.Duration {
+	return min(p.Options.RefreshTokenLifetime/10, 24*time.Hour) + p.Options.ExpirySkew
 }
 
 // holdsYoungRefresh takes the newest kept grant still well within its lifetime, or starts
@@ -74,9 +76,8 @@ func (w *World) honouredWhileYoung() error {
 		return nil
 	}
 	w.refreshSpent = true
-	if sent := time.Now().Add(-a.took); sent.After(t.consentFrom.Add(life - w.p.Options.ExpirySkew)) {
-		return w.inconclusive("the refresh was sent %s after the consent, too close to the end of the declared lifetime of %s to tell an early death from the end (%s)",
-			sent.Sub(t.consentAt).Round(time.Millisecond), life, a)
+	if err := w.refreshTooLate(a); err != nil {
+		return err
 	}
 	if w.p.Options.TokenPairs == "one_per_psu" {
 		return w.inconclusive("the refresh token was refused %s after the consent, before its declared lifetime of %s (%s); the bank declares one token pair per PSU, so a later consent may have superseded it",

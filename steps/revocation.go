@@ -34,6 +34,9 @@ func (w *World) registerRevocation(sc sentences) {
 			return err
 		}
 		if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+			if err := w.refreshTooLate(a); err != nil {
+				return err
+			}
 			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
 		}
 		w.refreshSpent = false // it survived: the grant can serve another check
