@@ -131,6 +131,7 @@ func bankCommand() *cobra.Command {
 		psus                     int
 		tokenPairs, rateLimit    string
 		oneSession               bool
+		burnCodes                bool
 		register, acceptPIISP    bool
 		registerLater            time.Duration
 	)
@@ -183,7 +184,7 @@ The test PKI is written to --pki only once the bank listens.`,
 			}
 			cfg := aspsp.Config{Addr: addr, PKI: pki, Faults: faults, AccessTokenLifetime: atLifetime, RefreshTokenLifetime: rtLifetime,
 				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS,
-				PSUCount: psus, TokenPairs: tokenPairs, OneSessionPerPSU: oneSession, RateLimit: limit, ServeStats: true,
+				PSUCount: psus, TokenPairs: tokenPairs, OneSessionPerPSU: oneSession, BurnCodes: burnCodes, RateLimit: limit, ServeStats: true,
 
 				CBPII: aspsp.CBPIIConfig{AcceptPIISP: acceptPIISP}, Register: aspsp.RegisterConfig{Enabled: register || registerLater > 0, EffectiveAfter: registerLater}}
 			switch pw := os.Getenv("REFERENCE_PSU_PASSWORD"); {
@@ -239,6 +240,7 @@ The test PKI is written to --pki only once the bank listens.`,
 	f.IntVar(&psus, "psus", 1, "number of PSUs, psu1..psuN, sharing psu1's password")
 	f.StringVar(&tokenPairs, "token-pairs", aspsp.TokenPairsMany, "many: every consent keeps its tokens; one-per-psu: a new consent of a PSU to a TPP for a role revokes the earlier access and refresh tokens (as BPCE)")
 	f.BoolVar(&oneSession, "one-session-per-psu", false, "refuse (409 page) a PSU's login while another journey of that PSU is under way")
+	f.BoolVar(&burnCodes, "burn-codes", false, "end a code at its first refused exchange, whatever was wrong with it (the printed profile says options.code_after_refusal: burned)")
 	f.StringVar(&rateLimit, "rate-limit", "off", "N/DURATION, e.g. 10/1s: beyond N requests per client (certificate organizationIdentifier, else IP) in a window, answer 429 with Retry-After")
 	f.BoolVar(&register, "register", false, "serve the register API (RFC 7591/7592, BPCE style) at "+aspsp.PathRegister+"; the printed profile then declares it")
 	f.DurationVar(&registerLater, "register-effective-after", 0, "apply registrations and their updates this long after they are made (implies --register; 0: at once)")

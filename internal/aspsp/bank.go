@@ -106,6 +106,10 @@ type Config struct {
 	// OneSessionPerPSU refuses a PSU's login while another journey of the same PSU is
 	// under way (pool.go).
 	OneSessionPerPSU bool
+	// BurnCodes makes a refused code exchange the code's end, as some banks do (the
+	// profile then says options.code_after_refusal: burned): whatever the exchange got
+	// wrong, the code it named no longer works (token.go).
+	BurnCodes bool
 	// RateLimit answers 429 with Retry-After beyond RateLimit.Requests per client in each
 	// RateLimit.Window (ratelimit.go); the zero value is no limit.
 	RateLimit RateLimit

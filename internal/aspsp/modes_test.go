@@ -328,3 +328,31 @@ func TestStats(t *testing.T) {
 		t.Errorf("GET /stats without ServeStats: expected 404, found %d", a.status)
 	}
 }
+
+// A bank that burns codes: a refused exchange ends the code it named, whatever was wrong
+// with it; a bank that does not (the default) serves the same code's right exchange after.
+func TestBurnCodes(t *testing.T) {
+	for _, burn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("burn=%v", burn), func(t *testing.T) {
+			tb := startBank(t, Config{BurnCodes: burn})
+			id := eidas.OrganizationIdentifier(tb.pki.TPPA.Cert)
+			code := tb.codeAs(tb.pki.TPPA, DefaultPSU)
+			wrong := exchangeForm(id, code)
+			wrong.Set("redirect_uri", "https://elsewhere.example/callback")
+			if a := tb.token(tb.pki.TPPA, wrong); a.status < 400 {
+				t.Fatalf("exchange with another redirect_uri: expected a refusal, found %d: %s", a.status, a.body)
+			}
+			a := tb.token(tb.pki.TPPA, exchangeForm(id, code))
+			if burn {
+				expectTokenError(t, a, http.StatusBadRequest, "invalid_grant")
+				return
+			}
+			if a.status != http.StatusOK {
+				t.Fatalf("the right exchange after a refused one: expected 200, found %d: %s", a.status, a.body)
+			}
+		})
+	}
+	if !strings.Contains(string(startBank(t, Config{BurnCodes: true}).ProfileYAML(t.TempDir())), "code_after_refusal: burned") {
+		t.Error("the profile of a bank that burns codes must declare options.code_after_refusal: burned")
+	}
+}

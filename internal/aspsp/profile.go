@@ -92,16 +92,17 @@ type (
 		Press string            `yaml:"press"`
 	}
 	yamlOptions struct {
-		RefreshRotation string `yaml:"refresh_rotation"`
-		ClientMismatch  string `yaml:"client_mismatch"`
-		PKCE            string `yaml:"pkce"`
-		ScopeAtToken    string `yaml:"scope_at_token"`
-		CodeLifetime    string `yaml:"code_lifetime"`
-		MaxExpiryWait   string `yaml:"max_expiry_wait"`
-		ExpirySkew      string `yaml:"expiry_skew"`
-		BadCertificate  string `yaml:"bad_certificate"`
-		RefreshLifetime string `yaml:"refresh_token_lifetime"`
-		TokenPairs      string `yaml:"token_pairs,omitempty"`
+		RefreshRotation  string `yaml:"refresh_rotation"`
+		ClientMismatch   string `yaml:"client_mismatch"`
+		PKCE             string `yaml:"pkce"`
+		ScopeAtToken     string `yaml:"scope_at_token"`
+		CodeLifetime     string `yaml:"code_lifetime"`
+		MaxExpiryWait    string `yaml:"max_expiry_wait"`
+		ExpirySkew       string `yaml:"expiry_skew"`
+		BadCertificate   string `yaml:"bad_certificate"`
+		RefreshLifetime  string `yaml:"refresh_token_lifetime"`
+		TokenPairs       string `yaml:"token_pairs,omitempty"`
+		CodeAfterRefusal string `yaml:"code_after_refusal,omitempty"`
 	}
 )
 
@@ -141,6 +142,10 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 	tokenPairs := ""
 	if b.cfg.TokenPairs == TokenPairsOnePerPSU {
 		tokenPairs = "one_per_psu"
+	}
+	codeAfterRefusal := ""
+	if b.cfg.BurnCodes {
+		codeAfterRefusal = "burned"
 	}
 	client := func(id, certFile, keyFile string) *yamlClient {
 		return &yamlClient{
@@ -191,16 +196,17 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 			Abandon:    []yamlStep{{Press: SelectorCancel}},
 		},
 		Options: yamlOptions{
-			RefreshRotation: "rotate",
-			ClientMismatch:  "http",
-			PKCE:            "supported",
-			ScopeAtToken:    "ignored",
-			CodeLifetime:    b.cfg.CodeLifetime.String(),
-			MaxExpiryWait:   "30s",
-			ExpirySkew:      "250ms", // expires_in is rounded up (token.go), so a small margin is enough
-			BadCertificate:  badCertificate,
-			RefreshLifetime: b.cfg.RefreshTokenLifetime.String(),
-			TokenPairs:      tokenPairs,
+			RefreshRotation:  "rotate",
+			ClientMismatch:   "http",
+			PKCE:             "supported",
+			ScopeAtToken:     "ignored",
+			CodeLifetime:     b.cfg.CodeLifetime.String(),
+			MaxExpiryWait:    "30s",
+			ExpirySkew:       "250ms", // expires_in is rounded up (token.go), so a small margin is enough
+			BadCertificate:   badCertificate,
+			RefreshLifetime:  b.cfg.RefreshTokenLifetime.String(),
+			TokenPairs:       tokenPairs,
+			CodeAfterRefusal: codeAfterRefusal,
 		},
 	}
 	if rl := b.cfg.RateLimit; rl.Requests > 0 && rl.Window > 0 {

@@ -18,6 +18,32 @@ import (
 	"github.com/stetconform/stetconform/internal/eidas"
 )
 
+// statusWriter remembers the status of the answer it writes.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// burnCode ends a code whose exchange was refused (Config.BurnCodes), whatever was wrong
+// with the exchange: a later exchange of it, right in every other way, gets invalid_grant.
+func (b *Bank) burnCode(ctx context.Context, code string) {
+	_ = b.store.MemoryStore.InvalidateAuthorizeCodeSession(ctx, b.strategy.AuthorizeCodeSignature(ctx, code))
+}
+
 // serveToken is POST /token: the authorization_code and refresh_token grants, with the
 // client authenticated by its QWAC (tls_client_auth).
 func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +65,15 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	form := r.PostForm
 	ctx := context.WithValue(r.Context(), ctxRequestingClient, form.Get("client_id"))
+	if b.cfg.BurnCodes && form.Get("grant_type") == "authorization_code" && form.Get("code") != "" {
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() {
+			if sw.status >= 400 {
+				b.burnCode(ctx, form.Get("code"))
+			}
+		}()
+	}
 
 	// Authenticate first: nothing about a grant is told to an unauthenticated client.
 	if _, err := b.authenticateClient(ctx, r, form); err != nil {

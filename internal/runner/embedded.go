@@ -36,6 +36,7 @@ type EmbeddedBank struct {
 	PSUCount         int             // PSUs psu1..psuN, sharing psu1's password
 	TokenPairs       string          // aspsp.TokenPairsMany (default) or aspsp.TokenPairsOnePerPSU
 	OneSessionPerPSU bool            // a PSU's second concurrent login is refused
+	BurnCodes        bool            // a refused code exchange ends the code (code_after_refusal: burned)
 	RateLimit        aspsp.RateLimit // 429 beyond RateLimit.Requests per client and window
 	// Counted, when set, receives what the bank counted (SCA journeys, code exchanges...)
 	// as the run ends: the cost of a run measured from the bank's side.
@@ -142,7 +143,7 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 	e.bank, err = aspsp.New(aspsp.Config{PKI: pki, Clients: clients, AccessTokenLifetime: opts.AccessTokenLifetime,
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
 		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
-		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, RateLimit: opts.RateLimit,
+		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, BurnCodes: opts.BurnCodes, RateLimit: opts.RateLimit,
 		Register: aspsp.RegisterConfig{Enabled: true}}) // a BPCE-style register API, for the REG checks
 	if err != nil {
 		return nil, err
