@@ -128,7 +128,10 @@ func demandOf(texts []string) demand {
 // out as the run leaves them out.
 func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 	plan := consent.Plan{Remaining: map[string]*consent.Remaining{}, CodeChecks: map[string]int{},
-		Exchangers: map[string]int{}, Donated: map[string]int{}, Burned: p.Options.CodeAfterRefusal == "burned"}
+		Exchangers: map[string]int{}, Donated: map[string]int{}, ScopeGrants: map[string]int{}, Burned: p.Options.CodeAfterRefusal == "burned"}
+	// A refresh token's end that the run cannot wait for is watched by a later run, from
+	// the state file: no grant of this run goes to it.
+	endInThisRun := p.Options.RefreshTokenLifetime+lifetimeMargin(p) <= p.Options.MaxExpiryWait
 	rem := func(tpp string) *consent.Remaining {
 		if plan.Remaining[tpp] == nil {
 			plan.Remaining[tpp] = &consent.Remaining{}
@@ -144,8 +147,11 @@ func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 		if d.link != "" {
 			rem(consent.LinkKey(d.link, d.pkceLink)).Links++
 		}
-		if d.grant != "" {
+		if d.grant != "" && (!d.old || endInThisRun) {
 			rem(d.grant).Uses[d.use]++
+		}
+		if d.scopeAtToken && p.Options.ScopeAtToken == "ignored" {
+			plan.ScopeGrants[cmpOr(d.codeCheck, "primary")]++
 		}
 		if d.codeCheck != "" {
 			plan.CodeChecks[d.codeCheck]++
@@ -563,7 +569,11 @@ func (w *World) settleConsents(passed bool) {
 			tokens = &c
 		}
 		ok := passed && !w.refreshSpent && lends
-		l.Release(ok, tokens)
+		if lends {
+			l.Release(ok, tokens)
+		} else {
+			l.Void() // nor is its code replayed (TOKEN-07)
+		}
 		w.pooled = w.pooled || ok
 		w.spentLease = nil
 	}

@@ -235,10 +235,13 @@ func (b *Broker) claimWhere(match func(*Code) bool) []*Code {
 // and codes without one go to different checks.
 func LinkKey(tpp string, pkce bool) string {
 	if pkce {
-		return tpp + "+pkce"
+		return tpp + pkceSuffix
 	}
 	return tpp
 }
+
+// pkceSuffix marks the chain of codes under a PKCE challenge (LinkKey).
+const pkceSuffix = "+pkce"
 
 // LinkDone says a negative code check of chain (LinkKey) is over (or will not come).
 func (b *Broker) LinkDone(tpp string) {

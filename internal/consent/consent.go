@@ -78,6 +78,7 @@ type Broker struct {
 	spent    []*Grant // grants consumed, whose code a Replay check may still replay
 	journeys int      // journeys begun
 	planned  int      // journeys the plan expects (0: unknown)
+	burned   bool     // the bank burns a code on a refused exchange: no chain leaves a grant
 	busyPSU  map[int]bool
 	next     int // round-robin start over the pool
 
@@ -118,6 +119,7 @@ func (b *Broker) SetPlan(p Plan) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.planned = p.Journeys().Total()
+	b.burned = p.Burned
 	for tpp, r := range p.Remaining {
 		c := *r
 		b.remaining[tpp] = &c

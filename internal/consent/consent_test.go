@@ -170,14 +170,79 @@ func TestPlanCountsJourneys(t *testing.T) {
 		Approvals:  2, Refusals: 1, Abandons: 1, Wrong: 5,
 	}
 	c := p.Journeys()
-	// 2 + 3 codes for the code checks + 1 chain + 0 extra grants (4 consumers, 5 made) for
-	// primary; 1 chain for second. Burned: a code per negative check (7 + 1), and the
+	// 2 + 3 codes for the code checks + 1 chain + 0 extra grants (4 consumers and 1 kept
+	// for the readers, 5 made) for primary; 1 chain for second. Burned: a code per
+	// negative check (7 + 1), no chain leaves a grant (primary needs 1 more), and the
 	// second TPP's grant needs its own consent.
 	if c.Approvals != 7 || c.SCA() != 8 || c.Total() != 14 {
 		t.Fatalf("Journeys() = %+v", c)
 	}
 	p.Burned = true
-	if c := p.Journeys(); c.Approvals != 14 {
+	if c := p.Journeys(); c.Approvals != 15 {
 		t.Fatalf("with burned codes, Journeys() = %+v, want a code per negative check", c)
+	}
+	// The chain under a PKCE challenge and a code exchanged with a scope the bank ignores
+	// leave grants of their TPP: with them, primary needs no consent beyond its codes.
+	p.Burned = false
+	p.Remaining["primary"].Uses[Consume] = 6
+	p.Remaining[LinkKey("primary", true)] = &Remaining{Links: 2}
+	p.ScopeGrants = map[string]int{"primary": 1}
+	if c := p.Journeys(); c.Approvals != 8 {
+		t.Fatalf("with a PKCE chain and a scope grant, Journeys() = %+v, want 8 approvals (a code for the PKCE chain, no extra grant)", c)
+	}
+}
+
+// A replay (TOKEN-07) spoils the grant whose code it sends: it waits for a grant another
+// check consumes rather than consume one of its own, and takes only its TPP's.
+func TestReplayWaitsForAConsumedGrant(t *testing.T) {
+	b := New(Options{})
+	b.SetPlan(Plan{Remaining: map[string]*Remaining{"primary": {Uses: [4]int{0, 0, 1, 1}}, "second": {Uses: [4]int{0, 0, 1, 0}}}})
+	ctx := context.Background()
+	second := b.Add(journeyCode(t, b, "second"), "second-tokens", Consume)
+	b.Started("second", false, Consume, true)
+	second.Release(true, nil) // consumed: its code may be replayed, but only as second's
+	b.Add(journeyCode(t, b, "primary"), "tokens-1", Read).Release(true, nil)
+
+	got := make(chan *Lease, 1)
+	go func() { got <- b.Lease(ctx, "primary", GrantWant{Use: Replay, Wait: 5 * time.Second}) }()
+	select {
+	case l := <-got:
+		t.Fatalf("the replay did not wait for the consumer still to come: got %+v", l)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c := b.Lease(ctx, "primary", GrantWant{Use: Consume})
+	if c == nil {
+		t.Fatal("the consumer found no grant")
+	}
+	b.Started("primary", false, Consume, true)
+	c.Release(true, nil)
+	l := <-got
+	if l == nil || l.Grant != c.Grant || l.Use != Replay {
+		t.Fatalf("the replay got %+v, want the code of the grant the consumer spent", l)
+	}
+}
+
+// A check that needs a grant waits for the negative code checks still to start: the last
+// of them exchanges its code and leaves a grant. Not at a bank that burns codes.
+func TestLeaseWaitsForAChainToCome(t *testing.T) {
+	for _, burned := range []bool{false, true} {
+		b := New(Options{})
+		b.SetPlan(Plan{Burned: burned, Remaining: map[string]*Remaining{"second": {Links: 1, Uses: [4]int{0, 1, 0, 0}}}})
+		start := time.Now()
+		l := b.Lease(context.Background(), "second", GrantWant{Use: Mutate, Wait: 100 * time.Millisecond})
+		waited := time.Since(start) >= 100*time.Millisecond
+		if l != nil || waited == burned {
+			t.Errorf("burned=%v: lease %v after waiting %v; want nil, after the wait only where codes survive", burned, l, time.Since(start))
+		}
+	}
+}
+
+// A grant voided (exchanged with a scope, and not lendable) is never replayed.
+func TestVoidedGrantIsNotReplayed(t *testing.T) {
+	b := New(Options{})
+	b.SetPlan(Plan{Remaining: map[string]*Remaining{"primary": {Uses: [4]int{0, 0, 0, 1}}}})
+	b.Add(journeyCode(t, b, "primary"), "scoped-tokens", Mutate).Void()
+	if l := b.Lease(context.Background(), "primary", GrantWant{Use: Replay}); l != nil {
+		t.Fatalf("the replay got the code of a voided grant: %+v", l)
 	}
 }

@@ -15,7 +15,7 @@ type Grant struct {
 	psu     int
 	readers int
 	held    bool // a Mutate or Consume check holds it
-	retired bool // consumed, spoiled or superseded: never lent again
+	retired bool // consumed, spoiled or superseded: never lent again (its Code replayed)
 }
 
 // Lease is one check's use of a grant.
@@ -53,9 +53,17 @@ func (b *Broker) Lease(ctx context.Context, tpp string, want GrantWant) *Lease {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if want.Use == Replay {
-		for i, g := range b.spent {
-			b.spent = append(b.spent[:i], b.spent[i+1:]...)
-			return &Lease{b: b, Grant: g, Use: Replay, done: false, spentAlready: true}
+		// A replay spoils the grant its code gave (RFC 6749 section 4.1.2), so it takes
+		// the code of a grant another check has consumed, waiting for one while such
+		// checks are still to come or under way; only then does it consume one itself.
+		for {
+			if l := b.spentOf(tpp); l != nil {
+				return l
+			}
+			if b.rem(tpp).Uses[Consume] == 0 && !b.anyHeld(tpp) || time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			b.cond.Wait()
 		}
 		want.Use = Consume
 	}
@@ -85,13 +93,42 @@ func (b *Broker) Lease(ctx context.Context, tpp string, want GrantWant) *Lease {
 		// A grant another check is making, or one an exchanging check will leave, is
 		// worth waiting for: it costs no journey.
 		r := b.rem(tpp)
-		coming := b.making[tpp] > 0 || r.Exchangers > 0 || b.chainActive(tpp)
+		coming := b.making[tpp] > 0 || r.Exchangers > 0 || b.chainActive(tpp) || b.chainToCome(tpp)
 		if !busy && !coming || time.Now().After(deadline) || ctx.Err() != nil {
 			b.making[tpp]++
 			return nil
 		}
 		b.cond.Wait()
 	}
+}
+
+// spentOf lends the code of a grant of tpp that a check consumed, for a replay; nil:
+// none yet. b.mu is held.
+func (b *Broker) spentOf(tpp string) *Lease {
+	for i, g := range b.spent {
+		if g.TPP == tpp {
+			b.spent = append(b.spent[:i], b.spent[i+1:]...)
+			return &Lease{b: b, Grant: g, Use: Replay, spentAlready: true}
+		}
+	}
+	return nil
+}
+
+// anyHeld says whether a check holds a grant of tpp alone: it may consume it. b.mu is
+// held.
+func (b *Broker) anyHeld(tpp string) bool {
+	for _, g := range b.grants {
+		if g.TPP == tpp && g.held {
+			return true
+		}
+	}
+	return false
+}
+
+// chainToCome says whether negative checks on codes of tpp have yet to start, at a bank
+// whose codes survive a refusal: the last of them will exchange its code. b.mu is held.
+func (b *Broker) chainToCome(tpp string) bool {
+	return !b.burned && (b.rem(LinkKey(tpp, false)).Links > 0 || b.rem(LinkKey(tpp, true)).Links > 0)
 }
 
 // chainActive says whether a code of tpp is going from one negative check to the next:
@@ -227,6 +264,20 @@ func (l *Lease) Refreshed(tokens any) {
 	l.Grant.readers++
 	l.Refresh = false
 	b.cond.Broadcast()
+}
+
+// Void ends the check's use of a grant that must serve no other check: it is never lent,
+// and its code is never replayed (a replay check would then seem to pass, or fail, on a
+// code exchanged in a way the others never lend).
+func (l *Lease) Void() {
+	if l == nil || l.done {
+		return
+	}
+	b := l.b
+	b.mu.Lock()
+	l.Grant.Code = nil
+	b.mu.Unlock()
+	l.Release(false, nil)
 }
 
 // Release ends the check's use. ok: the check passed and the grant is as good as it left

@@ -1,6 +1,9 @@
 package consent
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Plan is what the run's selected checks will ask of the PSU, worked out before the first
 // request: how many journeys, and which checks share them.
@@ -21,6 +24,9 @@ type Plan struct {
 	// Burned: the bank burns a code on a refused exchange, so each negative check
 	// needs its own code.
 	Burned bool
+	// ScopeGrants: the checks that exchange a code with a scope (TOKEN-15) at a bank
+	// that declares it ignores the scope; their grants are lent too (by TPP).
+	ScopeGrants map[string]int
 }
 
 // Count is the journeys of a plan, by kind.
@@ -60,30 +66,39 @@ func (p Plan) Journeys() Count {
 	for t := range p.CodeChecks {
 		tpps[t] = true
 	}
+	// A chain of negative checks on codes under a PKCE challenge ends in an exchange
+	// that leaves a grant of its TPP: the supply is counted by grant, not by chain.
+	supply := map[string]int{}
 	for tpp := range tpps {
 		r := p.Remaining[tpp]
 		if r == nil {
 			r = &Remaining{}
 		}
 		codes := max(0, p.CodeChecks[tpp]-p.Donated[tpp])
-		spareDonated := max(0, p.Donated[tpp]-p.CodeChecks[tpp])
-		supply := p.Exchangers[tpp]
+		grantOf := strings.TrimSuffix(tpp, pkceSuffix)
+		supply[grantOf] += p.Exchangers[tpp] + p.ScopeGrants[tpp] + max(0, p.Donated[tpp]-p.CodeChecks[tpp])
 		switch {
 		case r.Links > 0 && p.Burned:
 			codes += r.Links
 		case r.Links > 0:
 			codes++
-			supply++ // the last negative check exchanges the code
+			supply[grantOf]++ // the last negative check exchanges the code
+		}
+		c.Approvals += codes
+	}
+	// A grant for each check that consumes one, and one kept for the checks that read
+	// or change a grant (the last grant is never taken from them); a replay takes the
+	// code of a grant consumed before, or consumes one.
+	for tpp := range tpps {
+		r := p.Remaining[tpp]
+		if r == nil || strings.HasSuffix(tpp, pkceSuffix) {
+			continue
 		}
 		need := r.Uses[Consume]
-		if need == 0 && r.Uses[Replay] > 0 {
-			need = 1
+		if r.Uses[Read]+r.Uses[Mutate] > 0 || need == 0 && r.Uses[Replay] > 0 {
+			need++
 		}
-		if need == 0 && r.Uses[Read]+r.Uses[Mutate] > 0 {
-			need = 1
-		}
-		extra := max(0, need-supply-spareDonated)
-		c.Approvals += codes + extra
+		c.Approvals += max(0, need-supply[tpp])
 	}
 	return c
 }
