@@ -324,6 +324,7 @@ func (w *World) expiryAcrossRuns() error {
 	fresh := state.Token{Bank: bank, ClientID: client, AccessToken: t.access, IssuedAt: t.received,
 		ExpiresAt: t.expiresAt(), IssuedByRun: w.env.RunID}
 	defer st.Keep(fresh)
+	w.keptAccess = true // a refresh or a revocation by another check would end it early
 	window := func(exp time.Time) string {
 		return fmt.Sprintf("a run started between %s and %s with the same state file (%s) completes this check; raise options.max_expiry_wait to widen that window",
 			exp.Add(w.p.Options.ExpirySkew-wait).Format(time.RFC3339), exp.Add(-time.Second-w.p.Options.ExpirySkew).Format(time.RFC3339), st.Path())

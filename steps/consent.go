@@ -523,6 +523,19 @@ func (w *World) registerGrant(c *profile.Client) {
 	}
 }
 
+// keepsGrant says whether the scenario's tokens of l's grant go to the state file for a
+// later run (an access token to watch expire, a refresh token taken for good): no check
+// of this run may then refresh, revoke or replay the code of that grant, which would end
+// them before the later run looks.
+func (w *World) keepsGrant(l *consent.Lease) bool {
+	t := w.tokens
+	if w.env.State == nil || t == nil || t.owner == nil || t.owner.Name != l.Grant.TPP {
+		return false
+	}
+	refreshKept := w.keepRefreshAtEnd && !w.refreshSpent && t.refresh != "" && l.Use == consent.Consume
+	return w.keptAccess || refreshKept
+}
+
 // settleConsents ends the scenario's loans: codes not spent go back to the pool (or die
 // when left to expire), grants go back as the scenario leaves them, and a grant the
 // scenario made and did not spend goes to the pool.
@@ -550,6 +563,10 @@ func (w *World) settleConsents(passed bool) {
 			t := *w.tokens
 			tokens = &t
 		}
+		if w.keepsGrant(l) {
+			l.Void()
+			continue
+		}
 		ok := passed && !w.refreshSpent
 		l.Release(ok, tokens)
 		w.pooled = w.pooled || (ok && l.Use != consent.Consume && l.Use != consent.Replay)
@@ -569,7 +586,7 @@ func (w *World) settleConsents(passed bool) {
 			tokens = &c
 		}
 		ok := passed && !w.refreshSpent && lends
-		if lends {
+		if lends && !w.keepsGrant(l) {
 			l.Release(ok, tokens)
 		} else {
 			l.Void() // nor is its code replayed (TOKEN-07)

@@ -137,6 +137,9 @@ type World struct {
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
 	refreshSpent     bool   // the scenario replayed its refresh token or gave it away
 	watchLifetime    bool   // the refresh token is kept to watch its lifetime (REFRESH-10/13)
+	// keptAccess: the scenario's access token went to the state file for a later run's
+	// expiry check (BEARER-04): its grant is never lent, refreshed or replayed again.
+	keptAccess bool
 
 	// BEARER-04: the gate held while the token's expiry is watched, and when the token
 	// was last seen working.

@@ -126,3 +126,22 @@ var _ = Describe("refresh tokens kept by a run", func() {
 		}
 	})
 })
+
+// A whole run, run again with its state file against a bank whose refresh tokens live 90
+// days: what the first run kept (a refresh token watched for its lifetime, the grants in
+// good order) still works in the second, because no check of the first run refreshed,
+// revoked or replayed the code of a grant whose tokens it kept.
+var _ = Describe("a whole run again with its state file", func() {
+	It("fails nothing: the tokens one run keeps are not spent by its other checks", func() {
+		_, profile, dir := referenceBank(aspsp.Config{RefreshTokenLifetime: 90 * 24 * time.Hour}, nil)
+		stateFile := filepath.Join(dir, "state.json")
+		for run := 1; run <= 2; run++ {
+			res, err := runner.Run(context.Background(), runner.Options{Profile: profile,
+				OutDir: filepath.Join(dir, "reports"), Console: GinkgoWriter, StateFile: stateFile})
+			Expect(err).NotTo(HaveOccurred())
+			for _, s := range res.Report.Scenarios {
+				Expect(s.Verdict).NotTo(Equal(report.Failed), "run %d, %s (%s): %s", run, s.Name, s.ID, s.Reason)
+			}
+		}
+	})
+})

@@ -110,3 +110,34 @@ func TestRateLimitedBank(t *testing.T) {
 		t.Errorf("outcome %s, want COMPLIANT", rep.Summary.Outcome)
 	}
 }
+
+// BenchmarkJourneys is issue 9's measure, from the bank's side: the strong customer
+// authentications of a full run against banks whose codes survive a refused exchange and
+// against one that burns them (90-day refresh tokens, as at real banks), beside what the
+// plan announced.
+func BenchmarkJourneys(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		bank EmbeddedBank
+	}{
+		{"codes-survive", EmbeddedBank{RefreshTokenLifetime: 90 * 24 * time.Hour}},
+		{"codes-burned", EmbeddedBank{BurnCodes: true, RefreshTokenLifetime: 90 * 24 * time.Hour}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var sca, planned int
+			for b.Loop() {
+				var st aspsp.Stats
+				bank := c.bank
+				bank.Counted = func(s aspsp.Stats) { st = s }
+				res, err := Run(context.Background(), Options{OutDir: b.TempDir(), Console: io.Discard, Bank: bank})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sca += st.SCAJourneys()
+				planned = res.Report.Journeys.Planned
+			}
+			b.ReportMetric(float64(sca)/float64(b.N), "sca-journeys/run")
+			b.ReportMetric(float64(planned), "planned-all-journeys") // SCA, abandons and wrong requests
+		})
+	}
+}
