@@ -54,6 +54,13 @@ var (
 	whenJourney = regexp.MustCompile(`^the PSU (approves|refuses) the authorization request of the (primary|second) TPP$`)
 )
 
+// leavesGrant says whether the scenario's exchange of its code leaves a grant the other
+// checks may use: an exchange the STET way, or one with a scope the bank declares it
+// ignores (TOKEN-15; lent once an exchange without a scope has worked).
+func (d demand) leavesGrant(p *profile.Profile) bool {
+	return d.exchanger || d.scopeAtToken && p.Options.ScopeAtToken == "ignored"
+}
+
 // demandOf reads a scenario's sentences.
 func demandOf(texts []string) demand {
 	var d demand
@@ -150,7 +157,7 @@ func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 		if d.grant != "" && (!d.old || endInThisRun) {
 			rem(d.grant).Uses[d.use]++
 		}
-		if d.scopeAtToken && p.Options.ScopeAtToken == "ignored" {
+		if d.leavesGrant(p) && !d.exchanger {
 			plan.ScopeGrants[cmpOr(d.codeCheck, "primary")]++
 		}
 		if d.codeCheck != "" {
@@ -159,7 +166,9 @@ func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 		}
 		if d.exchanger {
 			plan.Exchangers[cmpOr(d.codeCheck, "primary")]++
-			rem(cmpOr(d.codeCheck, "primary")).Exchangers++
+		}
+		if d.leavesGrant(p) {
+			rem(cmpOr(d.codeCheck, "primary")).Exchangers++ // its grant is worth waiting for
 		}
 		if d.approve != "" && !approvals[d.approve] {
 			approvals[d.approve] = true
@@ -602,7 +611,7 @@ func (w *World) settleConsents(passed bool) {
 		b.Unmake(w.making)
 		w.making = ""
 	}
-	if w.demand.exchanger {
+	if w.demand.leavesGrant(w.p) {
 		b.ExchangerDone(cmpOr(w.demand.codeCheck, "primary"))
 	}
 }

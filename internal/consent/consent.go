@@ -65,6 +65,9 @@ type Options struct {
 	// Flush exchanges a code that refusals wait on, now (it is taken from the pool): a new
 	// consent of its PSU would supersede it.
 	Flush func(*Code)
+	// OneJourneyAtATime: one person drives every journey (the manual driver), so journeys
+	// never overlap, whatever the pool; the checks between them still run side by side.
+	OneJourneyAtATime bool
 }
 
 // Broker lends the run's codes and grants. Safe for concurrent use.
@@ -212,6 +215,11 @@ func (b *Broker) Journey(ctx context.Context, tpp string) (*Ticket, error) {
 func (b *Broker) freePSU(tpp string) (int, bool) {
 	n := len(b.opts.Identities)
 	best, bestCost := -1, 1<<30
+	for _, busy := range b.busyPSU {
+		if busy && b.opts.OneJourneyAtATime {
+			return best, false
+		}
+	}
 	for k := range n {
 		i := (b.next + k) % n
 		if b.busyPSU[i] {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/stetconform/stetconform/features"
 	"github.com/stetconform/stetconform/internal/consent"
@@ -29,11 +30,18 @@ func planConsents(p *profile.Profile, tags string, console io.Writer, flush func
 	for i, vars := range p.PSU.Identities {
 		ids = append(ids, consent.Identity{Label: fmt.Sprintf("PSU %d of %d (psu.identities[%d])", i+1, len(p.PSU.Identities), i), Vars: vars})
 	}
-	b := consent.New(consent.Options{Identities: ids, OnePairPerPSU: p.Options.TokenPairs == "one_per_psu",
-		SlotWait: max(2*p.Timeouts.PSUJourney, p.Options.MaxExpiryWait+p.Timeouts.PSUJourney), Flush: flush})
 	plan := steps.Plan(p, selected)
-	b.SetPlan(plan)
 	count := plan.Journeys()
+	opts := consent.Options{Identities: ids, OnePairPerPSU: p.Options.TokenPairs == "one_per_psu",
+		SlotWait: max(2*p.Timeouts.PSUJourney, p.Options.MaxExpiryWait+p.Timeouts.PSUJourney), Flush: flush}
+	if p.PSU.Driver == "manual" {
+		// One person does every journey, one after the other: a check may wait for all
+		// the journeys before its own.
+		opts.OneJourneyAtATime = true
+		opts.SlotWait = max(opts.SlotWait, time.Duration(count.Total()+1)*p.Timeouts.PSUJourney)
+	}
+	b := consent.New(opts)
+	b.SetPlan(plan)
 	pool := ""
 	if n := len(ids); n > 1 {
 		pool = fmt.Sprintf(", spread over a pool of %d PSUs", n)

@@ -54,7 +54,8 @@ type Options struct {
 	Tags string
 	// OutDir receives the reports (default "reports").
 	OutDir string
-	// Concurrency is how many scenarios run at once (default 8; 1 with the manual driver).
+	// Concurrency is how many scenarios run at once (default 8). With the manual driver
+	// the journeys still come one at a time (the person does them in turn).
 	Concurrency int
 	// Console receives godog's progress and the summary (default os.Stdout). Secrets are
 	// redacted on the way.
@@ -248,9 +249,6 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if concurrency <= 0 {
 		concurrency = 8
 	}
-	if prof.PSU.Driver == "manual" {
-		concurrency = 1 // one person, one journey at a time
-	}
 
 	work, err := os.MkdirTemp("", "stetconform-run-")
 	if err != nil {
@@ -277,8 +275,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		State: store, RunID: rep.Started.UTC().Format(time.RFC3339), Consents: broker}
 	ended := newEndings(ctx, index)
 	godogOut := console
-	if opts.Format == "pretty" {
+	switch {
+	case opts.Format == "pretty":
 		godogOut = hideStepDefinitions(console)
+	case prof.PSU.Driver == "manual" && concurrency > 1:
+		// The person reads the journeys' instructions on the console: the checks running
+		// between journeys must not cut them with progress marks. The summary still comes.
+		godogOut = io.Discard
 	}
 	suiteName, cucumberDone, err := cucumberFile(cucumberPath)
 	if err != nil {
