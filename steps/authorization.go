@@ -447,18 +447,25 @@ func (w *World) callbackHasErrorNoCode() error {
 // ends the journey, unrequested: a code the bank sends there by mistake must not reach
 // the TPP.
 func (w *World) psuGoesThrough(ctx context.Context, clientID, redirectURI, responseType, watch string) error {
-	w.sentState, w.redirectURI = newState(), watch
 	primary := w.named("primary")
+	return w.psuGoesThroughAs(ctx, primary.ClientID, primary.RedirectURI, clientID, redirectURI, responseType, watch)
+}
+
+// psuGoesThroughAs is psuGoesThrough with the unaltered request of the positive control
+// given: the client and redirect URI that must reach a login page (a registered client's,
+// say, REG-01), of which the altered request changes a part.
+func (w *World) psuGoesThroughAs(ctx context.Context, controlClientID, controlRedirect, clientID, redirectURI, responseType, watch string) error {
+	w.sentState, w.redirectURI = newState(), watch
 	var stopAt []string
-	if reg := primary.RedirectURI; reg != watch {
-		stopAt = append(stopAt, reg)
+	if controlRedirect != watch {
+		stopAt = append(stopAt, controlRedirect)
 	}
 	w.journeyStopAt = stopAt
 	// The positive control: the same request with nothing altered reaches a login page.
 	// And where the altered one leads at first, to say where the bank refused it.
-	w.control = w.firstPage(ctx, w.authorizeURL(primary.ClientID, primary.RedirectURI, "code"), primary.RedirectURI)
+	w.control = w.firstPage(ctx, w.authorizeURL(controlClientID, controlRedirect, "code"), controlRedirect)
 	w.altered = w.firstPage(ctx, w.authorizeURL(clientID, redirectURI, responseType), watch)
-	if err := w.beginJourney(ctx, primary.RedirectURI); err != nil {
+	if err := w.beginJourney(ctx, controlRedirect); err != nil {
 		return err
 	}
 	w.sharingGate(clientID, func() {

@@ -131,8 +131,10 @@ const (
 	// Register API (register.go).
 	FaultRegisteredRedirectIgnored = "registered-redirect-uris-ignored"
 	FaultRegisteredClientUnbound   = "registered-client-unbound"
-	FaultRegisterWithoutQWAC       = "register-management-without-qwac"
-	FaultRegisterTokenNotChecked   = "register-token-not-checked"
+	// FaultRegisteredUnknownAtAuthorize: wrong reason (REG-01 must not pass on it).
+	FaultRegisteredUnknownAtAuthorize = "registered-client-unknown-at-authorize"
+	FaultRegisterWithoutQWAC          = "register-management-without-qwac"
+	FaultRegisterTokenNotChecked      = "register-token-not-checked"
 )
 
 // The scenarios, by the names the features give them (outline rows with their example).
@@ -458,6 +460,11 @@ var faultTable = []Fault{
 		Breaks: []string{"REG-01"}, Scenarios: []string{scRegRedirect}, Reason: `expected the bank never to send the PSU's browser to \S+/not-registered; it did`},
 	{Name: FaultRegisteredClientUnbound, Description: "A client_id created through the register API is accepted at /token over any trusted QWAC, not only its registrant's organizationIdentifier.",
 		Breaks: []string{"REG-02"}, Scenarios: []string{scRegBound}, Reason: `expected the bank to refuse the second TPP's QWAC for client_id \S+ .*; HTTP 400, error="invalid_grant"`},
+	// A bank whose /authorize ignores registered clients refuses the registered client's
+	// unregistered redirect_uri, and its registered one too: REG-01's positive control
+	// fails, so REG-01 says nothing, never passed.
+	{Name: FaultRegisteredUnknownAtAuthorize, Description: "The register API creates clients that /token knows but /authorize does not: every authorization request of a registered client gets an error page.",
+		Inconclusive: []string{"REG-01"}, WrongReason: true},
 	{Name: FaultRegisterWithoutQWAC, Description: "The client configuration endpoint (GET/PUT/DELETE /register/{client_id}) serves requests without a client certificate; the registration access token suffices.",
 		Breaks: []string{"REG-03"}, Scenarios: []string{scRegNoQWAC}, Reason: `expected the register API to refuse the request .*; HTTP 200`},
 	{Name: FaultRegisterTokenNotChecked, Description: "The client configuration endpoint serves the registrant's QWAC without checking the registration access token.",

@@ -47,7 +47,7 @@ type RegisterConfig struct {
 // breaksRegister reports whether a register fault is in force: it implies the register
 // API, which it would otherwise break unseen.
 func (fs faultSet) breaksRegister() bool {
-	return fs.has(FaultRegisteredRedirectIgnored) || fs.has(FaultRegisteredClientUnbound) ||
+	return fs.has(FaultRegisteredRedirectIgnored) || fs.has(FaultRegisteredClientUnbound) || fs.has(FaultRegisteredUnknownAtAuthorize) ||
 		fs.has(FaultRegisterWithoutQWAC) || fs.has(FaultRegisterTokenNotChecked)
 }
 
@@ -115,6 +115,9 @@ func (b *Bank) lookupDynamic(ctx context.Context, id string) (fosite.Client, boo
 	}
 	b.reg.mu.Unlock()
 	if !ok {
+		return nil, false
+	}
+	if _, authorizing := ctx.Value(ctxAuthorizeRedirect).(string); authorizing && b.faults.has(FaultRegisteredUnknownAtAuthorize) {
 		return nil, false
 	}
 	fc := b.newClient(id, "")

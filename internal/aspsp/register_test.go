@@ -264,6 +264,19 @@ func init() {
 			expectTokenError(t, tb.token(tb.pki.TPPB, exchangeForm(eidas.OrgTPPA, tb.code(eidas.OrgTPPA))), 401, "invalid_client")
 		},
 	}
+	faultCases[FaultRegisteredUnknownAtAuthorize] = faultCase{config: enabled,
+		probe: func(tb *testBank) bool {
+			id, _, _ := tb.register(tb.pki.TPPA, registeredCallback)
+			return tb.firstHop(registeredQuery(id, registeredCallback)).status != http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// The token endpoint still knows the registered client.
+			id, _, _ := tb.register(tb.pki.TPPA, registeredCallback)
+			if a := tb.token(tb.pki.TPPA, registeredExchange(id, registeredCallback, "unknown-code")); a.field("error") != "invalid_grant" {
+				t.Errorf("the registered client at /token: expected invalid_grant for an unknown code, found %d: %s", a.status, a.body)
+			}
+		},
+	}
 	faultCases[FaultRegisterWithoutQWAC] = faultCase{config: enabled,
 		probe: func(tb *testBank) bool {
 			_, token, uri := tb.register(tb.pki.TPPA, registeredCallback)
