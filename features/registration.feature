@@ -5,7 +5,10 @@ Feature: Registration of the TPP's client through the bank's register API
   its QWAC, in a request signed with its QSealC, and manages it with the registration
   access token. The client_id issued works at the authorization and token endpoints, stays
   bound to the registrant's organizationIdentifier (STET's "indirect matching"), and only
-  the redirect URIs registered are honoured.
+  the redirect URIs registered are honoured. Where the bank puts a registration in force
+  later (BPCE: the next working day; register.effective: later), a run registers the
+  client and keeps it in the state file, and the first run after that checks with it what
+  needs the client in force.
 
   @REG-03
   Scenario: The registered client's configuration is refused without the TPP's QWAC
@@ -23,13 +26,13 @@ Feature: Registration of the TPP's client through the bank's register API
 
   @REG-01
   Scenario: Only the redirect URIs registered are honoured for a registered client
-    Given the registering TPP has registered a client through the register API
+    Given the registering TPP has a client registered through the register API and in force at the bank
     When the PSU goes through the authorization request of the registered client with another redirect_uri
     Then the PSU's browser is never sent to that other redirect_uri
 
   @REG-02
   Scenario: A registered client_id is accepted at the token endpoint, over its registrant's QWAC only
-    Given the registering TPP has registered a client through the register API
+    Given the registering TPP has a client registered through the register API and in force at the bank
     When the second TPP presents the registered client_id at the token endpoint
     Then the bank does not authenticate the second TPP as that client
     And the registering TPP's same request is refused for the code only

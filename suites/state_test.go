@@ -145,3 +145,49 @@ var _ = Describe("a whole run again with its state file", func() {
 		}
 	})
 })
+
+// A bank that puts registrations in force later (BPCE: the next working day): a run
+// registers the clients its REG-01/REG-02 checks need and keeps them in the state file;
+// the first run after the bank puts them in force checks with them; a run before that
+// finds them not in force, says so, and keeps them again.
+var _ = Describe("registrations that take effect later", func() {
+	for _, c := range []struct {
+		fault   string
+		verdict report.Verdict
+	}{{"", report.Passed}, {aspsp.FaultRegisteredRedirectIgnored, report.Failed}} {
+		It("are checked by a later run from the state file: bank fault "+orNone(c.fault), func() {
+			var faults []string
+			if c.fault != "" {
+				faults = []string{c.fault}
+			}
+			_, profile, dir := referenceBank(aspsp.Config{Faults: faults, Register: aspsp.RegisterConfig{Enabled: true, EffectiveAfter: 3 * time.Second}}, func(yaml string) string {
+				Expect(yaml).To(ContainSubstring("effective: later"))
+				return yaml
+			})
+			stateFile := filepath.Join(dir, "state.json")
+			run := func() map[string]report.ScenarioResult {
+				res, err := runner.Run(context.Background(), runner.Options{Profile: profile, Tags: "@REG-01,@REG-02",
+					OutDir: filepath.Join(dir, "reports"), Console: GinkgoWriter, StateFile: stateFile})
+				Expect(err).NotTo(HaveOccurred())
+				by := map[string]report.ScenarioResult{}
+				for _, s := range res.Report.Scenarios {
+					by[s.Requirements[0]] = s
+				}
+				return by
+			}
+			start := time.Now()
+			for _, s := range run() {
+				Expect(s.Verdict).To(Equal(report.Skipped), "%s: %s", s.Name, s.Reason)
+				Expect(s.Reason).To(ContainSubstring("kept in the state file"))
+			}
+			for id, s := range run() { // at once: not in force yet
+				Expect(s.Verdict).To(Equal(report.Inconclusive), "%s: %s", id, s.Reason)
+			}
+			time.Sleep(time.Until(start.Add(3500 * time.Millisecond)))
+			later := run()
+			Expect(later["REG-02"].Verdict).To(Equal(report.Passed), later["REG-02"].Reason)
+			Expect(later["REG-01"].Verdict).To(Equal(c.verdict), later["REG-01"].Reason)
+			Expect(later["REG-01"].Notes).To(ContainElement(ContainSubstring("registered by run")))
+		})
+	}
+})

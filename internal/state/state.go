@@ -32,10 +32,15 @@ type Store struct {
 	file struct {
 		Tokens  []Token   `json:"tokens"`
 		Refresh []Refresh `json:"refresh_tokens,omitempty"` // as loaded: what this run may take
+		// Registrations are clients registered through a register API whose
+		// registrations take effect later (BPCE: the next working day).
+		Registrations []Registration `json:"registrations,omitempty"`
 	}
 	// newRefresh are the refresh tokens kept during this run: saved for the next run, never
 	// taken by this one, so that no scenario depends on what another left behind.
 	newRefresh []Refresh
+	// newRegistrations likewise: a registration kept now is for a later run.
+	newRegistrations []Registration
 }
 
 // Refresh is a refresh token kept so that later runs can run the refresh checks without a
@@ -52,6 +57,42 @@ type Refresh struct {
 	// Lifetime marks a grant kept to watch its refresh token live and die (REFRESH-10/13):
 	// no other check takes it.
 	Lifetime bool `json:"lifetime,omitempty"`
+}
+
+// Registration is a client a run registered through the bank's register API, kept for a
+// later run because the bank puts registrations in force later (register.effective:
+// later): that run checks what needs the client in force, then deletes it.
+type Registration struct {
+	Register     string    `json:"register"`   // the register API's URL
+	Registrant   string    `json:"registrant"` // the registering TPP's client_id
+	For          string    `json:"for"`        // the check it is kept for (a requirement id)
+	ClientID     string    `json:"client_id"`
+	Token        string    `json:"registration_access_token"`
+	URI          string    `json:"registration_client_uri"`
+	RedirectURI  string    `json:"redirect_uri"`
+	RegisteredAt time.Time `json:"registered_at"`
+	KeptByRun    string    `json:"kept_by_run"`
+}
+
+// KeepRegistration keeps a registration for a later run.
+func (s *Store) KeepRegistration(r Registration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.newRegistrations = append(s.newRegistrations, r)
+}
+
+// TakeRegistration removes and returns the oldest registration kept by an earlier run
+// for the same register API, registrant and check.
+func (s *Store) TakeRegistration(register, registrant, check string) (Registration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.file.Registrations {
+		if r.Register == register && r.Registrant == registrant && r.For == check {
+			s.file.Registrations = append(s.file.Registrations[:i], s.file.Registrations[i+1:]...)
+			return r, true
+		}
+	}
+	return Registration{}, false
 }
 
 // DefaultPath is $XDG_STATE_HOME/stetconform/state.json, or ~/.local/state/... .
@@ -198,6 +239,7 @@ func (s *Store) Save() error {
 	s.mu.Lock()
 	out := s.file
 	out.Refresh = append(append([]Refresh(nil), s.file.Refresh...), s.newRefresh...)
+	out.Registrations = append(append([]Registration(nil), s.file.Registrations...), s.newRegistrations...)
 	data, err := json.MarshalIndent(&out, "", "  ")
 	s.mu.Unlock()
 	if err != nil {

@@ -87,3 +87,35 @@ func TestRefreshPool(t *testing.T) {
 		t.Error("a refresh token of another bank was taken")
 	}
 }
+
+// A registration kept for a later run is taken by a later run only, for the same register
+// API, registrant and check, and survives the file's round trip.
+func TestRegistrationsForALaterRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.KeepRegistration(Registration{Register: "r", Registrant: "tpp", For: "REG-01", ClientID: "c1", Token: "rat", KeptByRun: "run1"})
+	if _, ok := s.TakeRegistration("r", "tpp", "REG-01"); ok {
+		t.Error("the run that kept a registration took it back")
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range [][3]string{{"other", "tpp", "REG-01"}, {"r", "other", "REG-01"}, {"r", "tpp", "REG-02"}} {
+		if _, ok := s2.TakeRegistration(other[0], other[1], other[2]); ok {
+			t.Errorf("taken for %v", other)
+		}
+	}
+	if r, ok := s2.TakeRegistration("r", "tpp", "REG-01"); !ok || r.ClientID != "c1" || r.Token != "rat" {
+		t.Errorf("expected the kept registration, found %+v %v", r, ok)
+	}
+	if _, ok := s2.TakeRegistration("r", "tpp", "REG-01"); ok {
+		t.Error("a registration was taken twice")
+	}
+}
