@@ -95,8 +95,6 @@ func (w *World) beforeRegistration(ctx context.Context, sc *godog.Scenario) (con
 	switch r := w.p.Register; {
 	case r == nil:
 		w.na = "the bank profile declares no register API (register:)"
-	case r.Scope != "":
-		w.skip = fmt.Sprintf("register.scope %q asks for a bootstrap token, which the suite does not yet obtain", r.Scope)
 	case w.registrant() == nil:
 		w.skip = fmt.Sprintf("the bank profile has no clients.%s, the client register.client names", r.Client)
 	}
@@ -191,7 +189,11 @@ func (w *World) hasRegistered(ctx context.Context) error {
 		"scope":                      strings.Join(scopes, " "),
 		"client_name":                "stetconform " + c.Name + " " + time.Now().UTC().Format("20060102T150405Z"),
 	})
-	a := w.registerRequest(ctx, http.MethodPost, w.p.Register.URL, c, c, "", body)
+	bootstrap, err := w.initialAccessToken(ctx, c)
+	if err != nil {
+		return err
+	}
+	a := w.registerRequest(ctx, http.MethodPost, w.p.Register.URL, c, c, bootstrap, body)
 	if err := w.notAnAnswer(a); err != nil {
 		return err
 	}
@@ -237,6 +239,24 @@ func (w *World) hasRegistrationInForce(ctx context.Context) error {
 	st.KeepRegistration(state.Registration{Register: w.p.Register.URL, Registrant: c.ClientID, For: check, ClientID: r.clientID,
 		Token: r.token, URI: r.uri, RedirectURI: r.redirect, RegisteredAt: time.Now(), KeptByRun: w.env.RunID})
 	return w.skipBecause("register.effective is later: client %s, registered now, is kept in the state file (%s); the first run after the bank puts it in force checks this with it", r.clientID, st.Path())
+}
+
+// initialAccessToken obtains the token a bank that declares register.scope wants on a
+// registration (RFC 7591 section 3; BPCE: a client credentials grant over the TPP's QWAC);
+// "" without register.scope. Without one, the checks that register cannot be made.
+func (w *World) initialAccessToken(ctx context.Context, c *profile.Client) (string, error) {
+	scope := w.p.Register.Scope
+	if scope == "" {
+		return "", nil
+	}
+	a := w.postToken(ctx, c, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}, "client_id": {c.ClientID}})
+	if err := w.notAnAnswer(a); err != nil {
+		return "", err
+	}
+	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+		return "", w.inconclusive("no initial access token for the register API: the client credentials grant for register.scope %q got %s, so nothing can be registered to check", scope, a)
+	}
+	return a.str("access_token"), nil
 }
 
 // manageRegistration reads the registered client's configuration (RFC 7592 section 2.1)

@@ -134,6 +134,7 @@ func bankCommand() *cobra.Command {
 		burnCodes                bool
 		register, acceptPIISP    bool
 		registerLater            time.Duration
+		registerScope            string
 	)
 	cmd := &cobra.Command{
 		Use:   "bank",
@@ -186,7 +187,7 @@ The test PKI is written to --pki only once the bank listens.`,
 				RequireSignature: requireSignature, RefuseBadCertificatesInTLS: badCertsInTLS,
 				PSUCount: psus, TokenPairs: tokenPairs, OneSessionPerPSU: oneSession, BurnCodes: burnCodes, RateLimit: limit, ServeStats: true,
 
-				CBPII: aspsp.CBPIIConfig{AcceptPIISP: acceptPIISP}, Register: aspsp.RegisterConfig{Enabled: register || registerLater > 0, EffectiveAfter: registerLater}}
+				CBPII: aspsp.CBPIIConfig{AcceptPIISP: acceptPIISP}, Register: aspsp.RegisterConfig{Enabled: register || registerLater > 0 || registerScope != "", EffectiveAfter: registerLater, BootstrapScope: registerScope}}
 			switch pw := os.Getenv("REFERENCE_PSU_PASSWORD"); {
 			case pw != "":
 				cfg.PSUs = map[string]string{aspsp.DefaultPSU: pw}
@@ -244,6 +245,7 @@ The test PKI is written to --pki only once the bank listens.`,
 	f.StringVar(&rateLimit, "rate-limit", "off", "N/DURATION, e.g. 10/1s: beyond N requests per client (certificate organizationIdentifier, else IP) in a window, answer 429 with Retry-After")
 	f.BoolVar(&register, "register", false, "serve the register API (RFC 7591/7592, BPCE style) at "+aspsp.PathRegister+"; the printed profile then declares it")
 	f.DurationVar(&registerLater, "register-effective-after", 0, "apply registrations and their updates this long after they are made (implies --register; 0: at once)")
+	f.StringVar(&registerScope, "register-scope", "", "make a registration need an initial access token: a client credentials grant with this scope over the TPP's QWAC (implies --register)")
 	f.BoolVar(&acceptPIISP, "accept-piisp", false, "also accept piisp, the CBPII scope's name before STET 1.4.2")
 	f.BoolVar(&list, "list-faults", false, "list the named faults and exit")
 	return cmd

@@ -222,7 +222,7 @@ func New(cfg Config) (*Bank, error) {
 	}
 
 	if cfg.Register.Enabled || fs.breaksRegister() {
-		b.reg = &registry{clients: map[string]*dynClient{}}
+		b.reg = &registry{clients: map[string]*dynClient{}, bootstrap: map[[32]byte]bootstrapToken{}}
 	}
 	mem := storage.NewMemoryStore()
 	b.store = &store{MemoryStore: mem, faults: fs, client: b.newClient, codeLifetime: cfg.CodeLifetime, now: cfg.Now, dynamic: b.lookupDynamic}

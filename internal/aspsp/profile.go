@@ -36,6 +36,7 @@ type (
 		URL       string `yaml:"url"`
 		Client    string `yaml:"client"`
 		Effective string `yaml:"effective"`
+		Scope     string `yaml:"scope,omitempty"`
 	}
 	yamlSigning struct {
 		Required  bool   `yaml:"required"`
@@ -219,7 +220,7 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 		if b.cfg.Register.EffectiveAfter > 0 {
 			effective = "later"
 		}
-		p.Register = &yamlRegister{URL: base + PathRegister, Client: "primary", Effective: effective}
+		p.Register = &yamlRegister{URL: base + PathRegister, Client: "primary", Effective: effective, Scope: b.cfg.Register.BootstrapScope}
 	}
 	if b.cfg.RequireSignature {
 		// The test QSealCs have EC keys.

@@ -42,7 +42,14 @@ type RegisterConfig struct {
 	// /authorize and /token, on the bank's clock (BPCE: the next working day). Zero:
 	// at once. A deletion always takes effect at once.
 	EffectiveAfter time.Duration
+	// BootstrapScope, when set, makes a registration (POST) need an initial access token
+	// (RFC 7591 section 3): one the token endpoint issues for the client credentials grant
+	// with this scope to the same organizationIdentifier, over its QWAC (BPCE style).
+	BootstrapScope string
 }
+
+// bootstrapLifetime is how long an initial access token for the register API lives.
+const bootstrapLifetime = 5 * time.Minute
 
 // breaksRegister reports whether a register fault is in force: it implies the register
 // API, which it would otherwise break unseen.
@@ -82,8 +89,47 @@ type dynClient struct {
 
 // registry holds the registered clients.
 type registry struct {
-	mu      sync.Mutex
-	clients map[string]*dynClient
+	mu        sync.Mutex
+	clients   map[string]*dynClient
+	bootstrap map[[32]byte]bootstrapToken // initial access tokens, by SHA-256
+}
+
+// bootstrapToken is an initial access token: the organization it was issued to, and until
+// when it opens the register API.
+type bootstrapToken struct {
+	org     string
+	expires time.Time
+}
+
+// issueBootstrap answers a client credentials grant for the register API's bootstrap
+// scope: an initial access token for org's next registrations. Any other scope is
+// refused: this bank issues no other client credentials token.
+func (b *Bank) issueBootstrap(w http.ResponseWriter, org, scope string) {
+	if b.reg == nil || b.cfg.Register.BootstrapScope == "" || scope != b.cfg.Register.BootstrapScope {
+		b.writeTokenError(w, fosite.ErrInvalidScope.WithHintf("The client credentials grant serves the register API's scope only, not %q.", scope), 0)
+		return
+	}
+	tok := randomString(32)
+	b.reg.mu.Lock()
+	b.reg.bootstrap[sha256.Sum256([]byte(tok))] = bootstrapToken{org: org, expires: b.now().Add(bootstrapLifetime)}
+	b.reg.mu.Unlock()
+	b.recordSecrets(tok)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer",
+		"expires_in": int(bootstrapLifetime.Seconds()), "scope": scope})
+}
+
+// bootstrapOK says whether r carries an initial access token issued to org and alive.
+func (b *Bank) bootstrapOK(r *http.Request, org string) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	b.reg.mu.Lock()
+	defer b.reg.mu.Unlock()
+	t, ok := b.reg.bootstrap[sha256.Sum256([]byte(tok))]
+	return ok && t.org == org && b.now().Before(t.expires)
 }
 
 // current returns a client's redirect URIs in force at now, and false when the client is
@@ -203,6 +249,10 @@ func (b *Bank) serveRegister(w http.ResponseWriter, r *http.Request) {
 		org = eidas.OrganizationIdentifier(chain[0])
 	}
 	if id == "" {
+		if b.cfg.Register.BootstrapScope != "" && !b.bootstrapOK(r, org) {
+			b.registerError(w, http.StatusUnauthorized, "invalid_token", "A registration needs an initial access token (Authorization: Bearer) from the client credentials grant with scope "+b.cfg.Register.BootstrapScope+", issued to this TPP.")
+			return
+		}
 		b.createClient(w, r, org, body)
 		return
 	}

@@ -332,3 +332,33 @@ func TestProfileYAMLDeclaresCBPIIAndRegister(t *testing.T) {
 		}
 	}
 }
+
+// A register API behind an initial access token (RFC 7591 section 3, BPCE style): a
+// registration needs a client credentials token for the bootstrap scope, issued to the same
+// TPP; the token endpoint issues no client credentials token for any other scope.
+func TestRegisterBootstrapToken(t *testing.T) {
+	tb := startBank(t, Config{Register: RegisterConfig{Enabled: true, BootstrapScope: "tpp_registration"}})
+	bootstrap := func(kp *eidas.KeyPair, scope string) answer {
+		return tb.token(kp, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}, "client_id": {eidas.OrganizationIdentifier(kp.Cert)}})
+	}
+	if a := tb.sealedPost(tb.pki.TPPA, tb.URL()+PathRegister, "", metadata(registeredCallback), tb.sealFor(tb.pki.TPPA)); a.status != http.StatusUnauthorized {
+		t.Fatalf("a registration without an initial access token: expected 401, found %d: %s", a.status, a.body)
+	}
+	if a := bootstrap(tb.pki.TPPA, "aisp"); a.field("error") != "invalid_scope" {
+		t.Fatalf("client credentials for aisp: expected invalid_scope, found %d: %s", a.status, a.body)
+	}
+	a := bootstrap(tb.pki.TPPA, "tpp_registration")
+	tok := a.field("access_token")
+	if a.status != http.StatusOK || tok == "" {
+		t.Fatalf("client credentials for the bootstrap scope: expected 200 with a token, found %d: %s", a.status, a.body)
+	}
+	if a := tb.sealedPost(tb.pki.TPPB, tb.URL()+PathRegister, "Bearer "+tok, metadata(registeredCallback), tb.sealFor(tb.pki.TPPB)); a.status != http.StatusUnauthorized {
+		t.Fatalf("another TPP's initial access token: expected 401, found %d: %s", a.status, a.body)
+	}
+	if a := tb.sealedPost(tb.pki.TPPA, tb.URL()+PathRegister, "Bearer "+tok, metadata(registeredCallback), tb.sealFor(tb.pki.TPPA)); a.status != http.StatusCreated {
+		t.Fatalf("a registration with its initial access token: expected 201, found %d: %s", a.status, a.body)
+	}
+	if !strings.Contains(string(tb.ProfileYAML(t.TempDir())), "scope: tpp_registration") {
+		t.Error("the profile must declare register.scope")
+	}
+}

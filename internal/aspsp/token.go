@@ -113,6 +113,19 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The refresh token is not recognised."), 0)
 			return
 		}
+	case "client_credentials":
+		// Only for the register API's initial access token (register.go); its client is
+		// the QWAC's organization, authenticated above.
+		org := ""
+		if leaf := firstCert(peerCerts(r)); leaf != nil {
+			org = eidas.OrganizationIdentifier(leaf)
+		}
+		if b.reg != nil && b.cfg.Register.BootstrapScope != "" && org != "" {
+			b.issueBootstrap(w, org, form.Get("scope"))
+			return
+		}
+		b.writeTokenError(w, fosite.ErrUnsupportedGrantType.WithHint("The grant_type \"client_credentials\" is not supported; expected authorization_code or refresh_token."), 0)
+		return
 	case "":
 		// fosite answers invalid_request.
 	default:

@@ -48,6 +48,10 @@ type EmbeddedBank struct {
 	LoopbackCallbacks bool
 }
 
+// embeddedRegisterScope is the scope of the embedded bank's initial access token for its
+// register API (a client credentials grant, as at BPCE).
+const embeddedRegisterScope = "tpp_registration"
+
 // A person's pace, for `--psu manual` against the embedded bank: the code and the refresh
 // token must outlive a callback URL pasted by hand, and a journey take the time to read,
 // sign in and decide. The access token stays short: it is issued by the exchange, right
@@ -144,7 +148,7 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
 		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
 		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, BurnCodes: opts.BurnCodes, RateLimit: opts.RateLimit,
-		Register: aspsp.RegisterConfig{Enabled: true}}) // a BPCE-style register API, for the REG checks
+		Register: aspsp.RegisterConfig{Enabled: true, BootstrapScope: embeddedRegisterScope}}) // a BPCE-style register API, for the REG checks
 	if err != nil {
 		return nil, err
 	}
