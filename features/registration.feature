@@ -36,3 +36,16 @@ Feature: Registration of the TPP's client through the bank's register API
     When the second TPP presents the registered client_id at the token endpoint
     Then the bank does not authenticate the second TPP as that client
     And the registering TPP's same request is refused for the code only
+
+  @REG-04
+  Scenario: The registering TPP updates its client's redirect URIs through the register API
+    Given the registering TPP has registered a client through the register API
+    When the registering TPP replaces the client's redirect URIs through the register API
+    Then the register API serves the client's configuration with the new redirect URIs
+
+  @REG-04
+  Scenario: The registering TPP deletes its client through the register API
+    Given the registering TPP has registered a client through the register API
+    When the registering TPP deletes the client through the register API
+    Then the deleted client's configuration is no longer served
+    And the deleted client_id no longer works at the token endpoint

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type registration struct {
 	// kept is the state file's record of a registration an earlier run made (register.
 	// effective: later); nil: made by this scenario.
 	kept *state.Registration
+	// workedAtToken: the client_id was a client at the token endpoint before the
+	// deletion; deleted: the scenario deleted it (no housekeeping left).
+	workedAtToken, deleted bool
 }
 
 // registrations holds each scenario's registration: World is not this file's to extend.
@@ -83,6 +87,11 @@ func (w *World) registerRegistration(sc sentences) {
 		return nil
 	})
 	sc.Step(`^the bank does not authenticate the second TPP as that client$`, w.registeredClientRefused)
+	sc.Step(`^the registering TPP replaces the client's redirect URIs through the register API$`, w.updateRegistration)
+	sc.Step(`^the register API serves the client's configuration with the new redirect URIs$`, w.updateServed)
+	sc.Step(`^the registering TPP deletes the client through the register API$`, w.deleteRegistered)
+	sc.Step(`^the deleted client's configuration is no longer served$`, w.deletedNotServed)
+	sc.Step(`^the deleted client_id no longer works at the token endpoint$`, w.deletedRefusedAtToken)
 	sc.Step(`^the registering TPP's same request is refused for the code only$`, w.registeredClientAccepted)
 }
 
@@ -352,12 +361,138 @@ func (w *World) registeredClientAccepted(ctx context.Context) error {
 	return w.inconclusive("the registrant's request with an unknown code got %s: that says nothing of its client_id", a)
 }
 
+// updatedRedirect is the redirect URI an update adds: the registered one with a path
+// segment, an https URI the TPP could own as well.
+func updatedRedirect(registered string) string {
+	return strings.TrimSuffix(registered, "/") + "/updated"
+}
+
+// updateRegistration replaces the client's metadata (RFC 7592 section 2.2): the same, with
+// a second redirect URI.
+func (w *World) updateRegistration(ctx context.Context) error {
+	r := w.registration()
+	body, _ := json.Marshal(map[string]any{
+		"client_id":                  r.clientID,
+		"redirect_uris":              []string{r.redirect, updatedRedirect(r.redirect)},
+		"token_endpoint_auth_method": "tls_client_auth",
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"response_types":             []string{"code"},
+	})
+	w.registerRequest(ctx, http.MethodPut, r.uri, r.registrant, r.registrant, r.token, body)
+	return nil
+}
+
+// redirectURIsOf reads redirect_uris from a client configuration answer.
+func redirectURIsOf(a *answer) []string {
+	var uris []string
+	list, _ := a.fields["redirect_uris"].([]any)
+	for _, u := range list {
+		if s, ok := u.(string); ok {
+			uris = append(uris, s)
+		}
+	}
+	return uris
+}
+
+// updateServed is REG-04's update: the PUT is answered 200 with the new configuration, and
+// a later read of the configuration has the new redirect URI.
+func (w *World) updateServed(ctx context.Context) error {
+	a, r := w.last, w.registration()
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	want := updatedRedirect(r.redirect)
+	if a.err != nil || a.status != http.StatusOK {
+		return fmt.Errorf("expected HTTP 200 with the client's new configuration to the update of %s by its registrant (RFC 7592 section 2.2); %s", r.clientID, a)
+	}
+	read := w.manageRegistration(ctx, r, r.registrant, r.token)
+	if err := w.notAnAnswer(read); err != nil {
+		return err
+	}
+	if read.err != nil || read.status != http.StatusOK {
+		return w.inconclusive("the configuration of %s could not be read back after the update (%s): the update cannot be seen", r.clientID, read)
+	}
+	if uris := redirectURIsOf(read); !slices.Contains(uris, want) {
+		return fmt.Errorf("expected the configuration of %s read after the update to list the new redirect URI %s (RFC 7592 section 2.2); it lists %v", r.clientID, want, uris)
+	}
+	return nil
+}
+
+// deleteRegistered deletes the client (RFC 7592 section 2.3), having seen first that its
+// configuration and its client_id work: the positive controls of what follows.
+func (w *World) deleteRegistered(ctx context.Context) error {
+	r := w.registration()
+	if before := w.manageRegistration(ctx, r, r.registrant, r.token); before.err != nil || before.status != http.StatusOK {
+		return w.inconclusive("positive control failed: the configuration of %s is not served to its registrant before the deletion either (%s)", r.clientID, before)
+	}
+	r.workedAtToken = w.p.Register.Effective != profile.EffectiveLater && w.registrantAccepted(ctx, r)
+	a := w.registerRequest(ctx, http.MethodDelete, r.uri, r.registrant, r.registrant, r.token, nil)
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if a.err != nil || (a.status != http.StatusNoContent && a.status != http.StatusOK) {
+		return fmt.Errorf("expected HTTP 204 to the deletion of %s by its registrant (RFC 7592 section 2.3); %s", r.clientID, a)
+	}
+	if a.status == http.StatusOK {
+		w.warn("the deletion was answered 200, not 204 No Content (RFC 7592 section 2.3)")
+	}
+	r.deleted = true
+	return nil
+}
+
+// deletedNotServed is REG-04's deletion: the deleted client's configuration is refused,
+// 401 by RFC 7592 section 2.3 (403 or 404 with a warning), where it was served before.
+func (w *World) deletedNotServed(ctx context.Context) error {
+	r := w.registration()
+	a := w.manageRegistration(ctx, r, r.registrant, r.token)
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
+	switch {
+	case a.status == http.StatusUnauthorized:
+		return nil
+	case a.status == http.StatusForbidden || a.status == http.StatusNotFound:
+		w.warn("the deleted client's configuration was refused with HTTP %d; RFC 7592 section 2.3 answers 401 for a client that no longer exists", a.status)
+		return nil
+	}
+	return fmt.Errorf("expected the configuration of the deleted client %s to be refused (HTTP 401, RFC 7592 section 2.3), as it was served before the deletion; %s", r.clientID, a)
+}
+
+// deletedRefusedAtToken: the deleted client_id, over its registrant's QWAC, is no longer a
+// client at the token endpoint, where it was one before the deletion.
+func (w *World) deletedRefusedAtToken(ctx context.Context) error {
+	r := w.registration()
+	if !r.workedAtToken {
+		if w.p.Register.Effective == profile.EffectiveLater {
+			w.note("register.effective is later: the client was never in force at the token endpoint, so its deletion there is not checked")
+			return nil
+		}
+		return w.inconclusive("positive control failed: the client %s was not accepted at the token endpoint before its deletion either, so a refusal after it proves nothing", r.clientID)
+	}
+	a := w.postToken(ctx, r.registrant, unknownCodeForm(r))
+	if err := w.notARefusal(a); err != nil {
+		return err
+	}
+	if e := a.str("error"); a.status == http.StatusUnauthorized || e == "invalid_client" || e == "unauthorized_client" || (a.err != nil && a.status == 0) {
+		return nil
+	}
+	return fmt.Errorf("expected the deleted client_id %s to be refused as a client at the token endpoint (invalid_client), as the deletion ends it (RFC 7592 section 2.3); before the deletion the same request was refused for its code only; now: %s", r.clientID, a)
+}
+
+// registrantAccepted says whether the registered client_id is a client at the token
+// endpoint over its registrant's QWAC: a code the bank never issued is refused for the
+// code (400 invalid_grant), not as a client.
+func (w *World) registrantAccepted(ctx context.Context, r *registration) bool {
+	a := w.postToken(ctx, r.registrant, unknownCodeForm(r))
+	return a.err == nil && a.status == http.StatusBadRequest && a.str("error") == "invalid_grant"
+}
+
 // deleteRegistration removes the scenario's client (RFC 7592 section 2.3), off the record:
 // it is housekeeping, not a check.
 func (w *World) deleteRegistration(ctx context.Context) {
 	r := w.registration()
 	registrations.Delete(w)
-	if r == nil {
+	if r == nil || r.deleted {
 		return
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, r.uri, nil)

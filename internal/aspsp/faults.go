@@ -133,6 +133,8 @@ const (
 	FaultRegisteredClientUnbound   = "registered-client-unbound"
 	// FaultRegisteredUnknownAtAuthorize: wrong reason (REG-01 must not pass on it).
 	FaultRegisteredUnknownAtAuthorize = "registered-client-unknown-at-authorize"
+	FaultRegisterUpdateIgnored        = "register-update-ignored"
+	FaultRegisterDeleteIgnored        = "register-delete-ignored"
 	FaultRegisterWithoutQWAC          = "register-management-without-qwac"
 	FaultRegisterTokenNotChecked      = "register-token-not-checked"
 )
@@ -205,6 +207,8 @@ const (
 	scRegNoToken           = "The registered client's configuration is refused without the registration access token"
 	scRegRedirect          = "Only the redirect URIs registered are honoured for a registered client"
 	scRegBound             = "A registered client_id is accepted at the token endpoint, over its registrant's QWAC only"
+	scRegUpdate            = "The registering TPP updates its client's redirect URIs through the register API"
+	scRegDelete            = "The registering TPP deletes its client through the register API"
 )
 
 // refusedWith200 is the reason of a negative token-endpoint check answered with a token.
@@ -469,6 +473,10 @@ var faultTable = []Fault{
 		Breaks: []string{"REG-03"}, Scenarios: []string{scRegNoQWAC}, Reason: `expected the register API to refuse the request .*; HTTP 200`},
 	{Name: FaultRegisterTokenNotChecked, Description: "The client configuration endpoint serves the registrant's QWAC without checking the registration access token.",
 		Breaks: []string{"REG-03"}, Scenarios: []string{scRegNoToken}, Reason: `expected the register API to refuse the request .*; HTTP 200`},
+	{Name: FaultRegisterUpdateIgnored, Description: "An update of a registered client (PUT) is answered 200 with the new metadata, but the client keeps its old configuration.",
+		Breaks: []string{"REG-04"}, Scenarios: []string{scRegUpdate}, Reason: `expected the configuration of \S+ read after the update to list the new redirect URI`},
+	{Name: FaultRegisterDeleteIgnored, Description: "A deletion of a registered client (DELETE) is answered 204, but the client and its registration access token keep working.",
+		Breaks: []string{"REG-04"}, Scenarios: []string{scRegDelete}, Reason: `expected the configuration of the deleted client \S+ to be refused .*; HTTP 200`},
 	{Name: FaultOldRefreshStillValid, Description: "Refresh returns a new refresh token but the previous one keeps working.",
 		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected the replaced refresh token to be refused with invalid_grant.*HTTP 200`},
 }

@@ -55,6 +55,7 @@ const bootstrapLifetime = 5 * time.Minute
 // API, which it would otherwise break unseen.
 func (fs faultSet) breaksRegister() bool {
 	return fs.has(FaultRegisteredRedirectIgnored) || fs.has(FaultRegisteredClientUnbound) || fs.has(FaultRegisteredUnknownAtAuthorize) ||
+		fs.has(FaultRegisterUpdateIgnored) || fs.has(FaultRegisterDeleteIgnored) ||
 		fs.has(FaultRegisterWithoutQWAC) || fs.has(FaultRegisterTokenNotChecked)
 }
 
@@ -267,7 +268,9 @@ func (b *Bank) serveRegister(w http.ResponseWriter, r *http.Request) {
 		b.updateClient(w, c, body)
 	case http.MethodDelete:
 		b.reg.mu.Lock()
-		delete(b.reg.clients, c.id)
+		if !b.faults.has(FaultRegisterDeleteIgnored) {
+			delete(b.reg.clients, c.id)
+		}
 		b.reg.mu.Unlock()
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNoContent)
@@ -386,6 +389,13 @@ func (b *Bank) updateClient(w http.ResponseWriter, c *dynClient, body []byte) {
 	m, code, why := readMetadata(body)
 	if code != "" {
 		b.registerError(w, http.StatusBadRequest, code, why)
+		return
+	}
+	if b.faults.has(FaultRegisterUpdateIgnored) {
+		// The answer shows the update; the client stays as it was.
+		out := b.publicMeta(c)
+		out.RedirectURIs = m.RedirectURIs
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	b.reg.mu.Lock()

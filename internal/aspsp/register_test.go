@@ -277,6 +277,20 @@ func init() {
 			}
 		},
 	}
+	faultCases[FaultRegisterUpdateIgnored] = faultCase{config: enabled,
+		probe: func(tb *testBank) bool {
+			id, token, uri := tb.register(tb.pki.TPPA, registeredCallback)
+			tb.manage(tb.pki.TPPA, http.MethodPut, uri, token, `{"client_id":"`+id+`","redirect_uris":["`+otherCallback+`"]}`)
+			return !strings.Contains(tb.manage(tb.pki.TPPA, http.MethodGet, uri, token, "").body, otherCallback)
+		},
+	}
+	faultCases[FaultRegisterDeleteIgnored] = faultCase{config: enabled,
+		probe: func(tb *testBank) bool {
+			_, token, uri := tb.register(tb.pki.TPPA, registeredCallback)
+			tb.manage(tb.pki.TPPA, http.MethodDelete, uri, token, "")
+			return tb.manage(tb.pki.TPPA, http.MethodGet, uri, token, "").status == http.StatusOK
+		},
+	}
 	faultCases[FaultRegisterWithoutQWAC] = faultCase{config: enabled,
 		probe: func(tb *testBank) bool {
 			_, token, uri := tb.register(tb.pki.TPPA, registeredCallback)
