@@ -41,14 +41,22 @@ func (c Count) Total() int { return c.Approvals + c.Refusals + c.Abandons + c.Wr
 func (c Count) SCA() int { return c.Approvals + c.Refusals }
 
 func (c Count) String() string {
-	s := fmt.Sprintf("%d PSU journeys: %d approvals, %d refusals", c.Total()-c.Wrong, c.Approvals, c.Refusals)
+	s := fmt.Sprintf("%s: %s, %s", plural(c.Total()-c.Wrong, "PSU journey"), plural(c.Approvals, "approval"), plural(c.Refusals, "refusal"))
 	if c.Abandons > 0 {
 		s += fmt.Sprintf(", %d abandoned", c.Abandons)
 	}
 	if c.Wrong > 0 {
-		s += fmt.Sprintf("; and %d deliberately wrong requests, which a compliant bank stops before the PSU authenticates", c.Wrong)
+		s += fmt.Sprintf("; and %s, which a compliant bank stops before the PSU authenticates", plural(c.Wrong, "deliberately wrong request"))
 	}
 	return s
+}
+
+// plural says n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // Journeys works out how many journeys the plan takes: the journeys that are checks, a
