@@ -39,14 +39,19 @@ func TestJourneysAtTheBank(t *testing.T) {
 		max  int // SCA journeys (approvals and refusals) the bank may count
 	}{
 		// Refresh tokens that outlive the run, as at real banks (REFRESH-10 is then left
-		// to a later run with a state file). The plan's floor is 10 (the journeys that
+		// to a later run with a state file). The plan's floor is 12 (the journeys that
 		// are checks, and a code per check about the code exchange), met when TOKEN-15's
-		// grant may be lent in time; 11 or 12 when, on a loaded machine, checks that
-		// revoke find the grants they could take still needed by others.
-		{"refresh tokens of 90 days", EmbeddedBank{RefreshTokenLifetime: 90 * 24 * time.Hour}, 12},
+		// grant may be lent in time; 13 or 14 when, on a loaded machine, checks that
+		// revoke find the grants they could take still needed by others. The CBPII role
+		// adds 2 to the AISP checks' 10 and 12: the PSU's one cbpii consent, which
+		// CBPII-01, CBPII-03 and the cbpii refresh check share, and the approval the TPP
+		// lacking PSP_IC asks for (MTLS-11); AUTHZ-10's request for both roles is refused
+		// before the PSU authenticates.
+		{"refresh tokens of 90 days", EmbeddedBank{RefreshTokenLifetime: 90 * 24 * time.Hour}, 14},
 		// The embedded default: 3 s refresh tokens, so that REFRESH-10 runs in every run;
-		// a grant past half its refresh token's life is not lent for a refresh.
-		{"the embedded default", EmbeddedBank{}, 16},
+		// a grant past half its refresh token's life is not lent for a refresh. 16 for
+		// the AISP checks, 2 for the CBPII ones as above.
+		{"the embedded default", EmbeddedBank{}, 18},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
