@@ -130,6 +130,7 @@ type htmlRole struct {
 type htmlRoleRequirement struct {
 	ID, Anchor string
 	Verdict    Verdict
+	Passed     bool // passed: the ID alone says it
 }
 
 type htmlLink struct{ Anchor, Label string }
@@ -329,7 +330,7 @@ func newHTMLView(rep *Report) htmlView {
 				}
 			}
 			for _, r := range o.Requirements {
-				hr.Requirements = append(hr.Requirements, htmlRoleRequirement{ID: r.ID, Anchor: reqAnchor[r.ID], Verdict: r.Verdict})
+				hr.Requirements = append(hr.Requirements, htmlRoleRequirement{ID: r.ID, Anchor: reqAnchor[r.ID], Verdict: r.Verdict, Passed: r.Verdict == Passed})
 			}
 			v.ByRole = append(v.ByRole, hr)
 		}
