@@ -17,14 +17,6 @@ import (
 // cbpiiNotDeclared is why the @option:cbpii scenarios do not apply to a bank (applies).
 const cbpiiNotDeclared = "the bank profile does not declare the cbpii role (roles)"
 
-// controlFunds is the CBPII flow's run-wide positive control: the primary TPP's cbpii
-// token, from the PSU's consent, opened the funds-confirmations resource (controls.go).
-const controlFunds = "funds"
-
-func init() {
-	controlWords[controlFunds] = "the primary TPP's cbpii token never opened the funds-confirmations resource"
-}
-
 // registerCBPII gives the sentences of cbpii.feature their code. The scenarios of a role
 // the bank does not declare are not applicable (applies, @option:cbpii).
 func (w *World) registerCBPII(sc sentences) {
