@@ -89,6 +89,9 @@ func demandOf(texts []string) demand {
 		case strings.HasPrefix(t, "the PSU abandons"):
 			d.abandon = true
 		case strings.HasPrefix(t, "the PSU goes through"):
+			// A deliberately wrong request, or AUTHZ-10's for both roles at once, which a
+			// bank refuses at its first page (one that splits it lets the PSU authenticate:
+			// the plan then counts one SCA short).
 			d.wrong = true
 		case strings.HasPrefix(t, "the TPP without the AISP role asks"), strings.HasPrefix(t, "the TPP without the CBPII role asks"):
 			d.role = true
