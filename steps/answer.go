@@ -24,6 +24,7 @@ type answer struct {
 	err     error          // transport error: no HTTP answer at all
 	took    time.Duration
 	sent    time.Time // when the last attempt left (after any wait for a rate limit)
+	refresh bool      // a refresh of the scenario's grant (its consent's lifetime applies)
 	// rateLimit says how the bank kept rate-limiting the request after the suite waited.
 	rateLimit string
 }

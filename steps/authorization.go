@@ -74,8 +74,22 @@ func (w *World) registerAuthorization(sc sentences) {
 	sc.Step(`^no access token reaches the PSU's browser$`, w.noAccessTokenInBrowser)
 }
 
-// authorizeURL builds GET /authorize for client c as a TPP sends the PSU there.
+// authorizeURL builds GET /authorize for client c as a TPP sends the PSU there, for the
+// scope of the scenario's role.
 func (w *World) authorizeURL(clientID, redirectURI, responseType string) string {
+	return w.authorizeURLFor(clientID, redirectURI, responseType, w.roleScope())
+}
+
+// roleScope is the scope value of the scenario's role, as the bank names it.
+func (w *World) roleScope() string {
+	if w.role == profile.RoleCBPII {
+		return w.p.Scopes.CBPII
+	}
+	return w.p.Scopes.AISP
+}
+
+// authorizeURLFor builds GET /authorize with the given scope.
+func (w *World) authorizeURLFor(clientID, redirectURI, responseType, scope string) string {
 	if w.p.Options.PKCE == "required" && w.verifier == "" {
 		w.verifier = newVerifier() // the bank serves no code flow without PKCE
 	}
@@ -83,7 +97,7 @@ func (w *World) authorizeURL(clientID, redirectURI, responseType string) string 
 		"response_type": {responseType},
 		"client_id":     {clientID},
 		"redirect_uri":  {redirectURI},
-		"scope":         {w.p.Scopes.AISP},
+		"scope":         {scope},
 		"state":         {w.sentState},
 	}
 	if w.verifier != "" {

@@ -84,7 +84,7 @@ func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, 
 		return &answer{err: err}
 	}
 	a := w.do(ctx, w.client(cert), req)
-	if a.err == nil && a.status == http.StatusOK && token != "" && cert != nil && cert.Name == "primary" {
+	if a.err == nil && a.status == http.StatusOK && token != "" && cert != nil && cert.Name == "primary" && w.role == "" {
 		w.env.observe(controlResource)
 	}
 	return a

@@ -65,9 +65,11 @@ func (w *World) registerClientCertificate(sc sentences) {
 		return w.clientRefused("client_mismatch", w.p.Options.ClientMismatch)
 	})
 	sc.Step(`^the TPP without the AISP role asks for AISP access with the PSU's approval$`, func(ctx context.Context) error {
-		return w.roleAsksAccess(ctx, w.named("without_aisp_role"))
+		return w.roleAsksAccess(ctx, w.named("without_aisp_role"), roleAISP)
 	})
-	sc.Step(`^the bank gives it no access token that opens the accounts resource$`, w.roleGetsNoAccess)
+	sc.Step(`^the bank gives it no access token that opens the accounts resource$`, func() error {
+		return w.roleGetsNoAccess(roleAISP)
+	})
 }
 
 // clientRefused checks that the bank refused to authenticate the TPP, the way the bank
@@ -114,26 +116,42 @@ func (w *World) clientRefused(option, mode string) error {
 
 // roleRefusals are the errors by which a bank says that a TPP may not have what it asks
 // for: only these, or 401/403 at the token endpoint or the resource, or an error on the
-// callback, count as refusing the missing PSP_AI role (MTLS-03).
+// callback, count as refusing the missing PSD2 role (MTLS-03, MTLS-11).
 var roleRefusals = []string{"unauthorized_client", "access_denied", "invalid_scope", "invalid_client"}
 
-// roleAsksAccess runs the whole flow for the TPP lacking the AISP role, noting where the
-// bank refused it. Only a refusal that names an authorization problem counts; anything
-// else (an error page about something else, a redirect_uri problem, no answer, 429, 5xx)
-// leaves the check inconclusive, with where the journey stopped.
-func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
+// psd2Role is a TPP role as the role checks name it: the scope family, the PSD2 role of
+// the eIDAS certificate that grants it, and the resource it opens.
+type psd2Role struct {
+	name     string // AISP, CBPII
+	role     string // the World's role: "" (aisp) or cbpii
+	psd2     string // PSP_AI, PSP_IC
+	resource string // the resource a token of the role opens
+}
+
+var (
+	roleAISP  = psd2Role{name: "AISP", role: "", psd2: "PSP_AI", resource: "accounts resource"}
+	roleCBPII = psd2Role{name: "CBPII", role: profile.RoleCBPII, psd2: "PSP_IC", resource: "funds-confirmations resource"}
+)
+
+// roleAsksAccess runs the whole flow of role r for the TPP lacking its PSD2 role, noting
+// where the bank refused it. Only a refusal that names an authorization problem counts;
+// anything else (an error page about something else, a redirect_uri problem, no answer,
+// 429, 5xx) leaves the check inconclusive, with where the journey stopped.
+func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client, r psd2Role) error {
+	w.role = r.role
+	undecided := fmt.Sprintf("cannot tell whether the bank refuses the TPP without the %s role", r.name)
 	first := w.firstPage(ctx, w.authorizeURL(c.ClientID, c.RedirectURI, "code"), c.RedirectURI)
 	if err := w.psuDecides(ctx, c, true); err != nil {
 		w.inconclusiveWhy = "" // a journey stopped by the bank may be the refusal looked for
 		if why := notAnAuthorizationRefusal(first); why != "" {
-			return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: %s", why)
+			return w.inconclusive("%s: %s", undecided, why)
 		}
 		if code := roleRefusalIn(w.outcome.LastURL, first); code != "" && w.journeyInconclusive() == nil {
 			w.roleRefusedAt = fmt.Sprintf("the authorization journey (%s, error %s)", first.where(), code)
 			return nil
 		}
-		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: its journey stopped without a role-related error (%s), at %s: %s",
-			strings.Join(roleRefusals, ", "), first.where(), journeyError(w.journeyErr))
+		return w.inconclusive("%s: its journey stopped without a role-related error (%s), at %s: %s",
+			undecided, strings.Join(roleRefusals, ", "), first.where(), journeyError(w.journeyErr))
 	}
 	q := w.outcome.Callback.Query()
 	if q.Get("code") == "" {
@@ -141,7 +159,7 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 			w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", e)
 			return nil
 		}
-		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the callback has neither a code nor an error")
+		return w.inconclusive("%s: the callback has neither a code nor an error", undecided)
 	}
 	w.code = q.Get("code")
 	a := w.exchange(ctx, c, c.ClientID, c.RedirectURI)
@@ -150,28 +168,33 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client) error {
 	}
 	switch {
 	case a.status == 0 && a.err != nil:
-		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint gave %s, which does not say why", a)
+		return w.inconclusive("%s: the token endpoint gave %s, which does not say why", undecided, a)
 	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden,
 		a.status >= 400 && slices.Contains(roleRefusals, a.str("error")):
 		w.roleRefusedAt = "the token endpoint (" + a.String() + ")"
 		return nil
 	case a.status != http.StatusOK || a.str("access_token") == "":
-		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the token endpoint refused it for another reason than a role (%s)", a)
+		return w.inconclusive("%s: the token endpoint refused it for another reason than a role (%s)", undecided, a)
 	}
 	if err := w.keepTokens(c, a); err != nil {
 		return err
 	}
-	// A token may still be issued (without the aisp scope, say): what matters is that it
-	// does not open the accounts.
-	r := w.callAccounts(ctx, c, "Bearer", w.tokens.access)
-	if err := w.notARefusal(r); err != nil {
+	// A token may still be issued (without the role's scope, say): what matters is that
+	// it does not open the role's resource.
+	var res *answer
+	if r.role == profile.RoleCBPII {
+		res = w.confirmFunds(ctx, c, w.tokens.access)
+	} else {
+		res = w.callAccounts(ctx, c, "Bearer", w.tokens.access)
+	}
+	if err := w.notARefusal(res); err != nil {
 		return err
 	}
 	switch {
-	case r.err == nil && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
-		w.roleRefusedAt = fmt.Sprintf("the accounts resource (HTTP %d)", r.status)
-	case r.err != nil || r.status != http.StatusOK:
-		return w.inconclusive("cannot tell whether the bank refuses the TPP without the AISP role: the accounts resource answered %s", r)
+	case res.err == nil && (res.status == http.StatusUnauthorized || res.status == http.StatusForbidden):
+		w.roleRefusedAt = fmt.Sprintf("the %s (HTTP %d)", r.resource, res.status)
+	case res.err != nil || res.status != http.StatusOK:
+		return w.inconclusive("%s: the %s answered %s", undecided, r.resource, res)
 	}
 	return nil
 }
@@ -195,10 +218,13 @@ func roleRefusalIn(lastURL string, first authStart) string {
 	return ""
 }
 
-func (w *World) roleGetsNoAccess() error {
+// roleGetsNoAccess passes when the bank refused the TPP lacking role r's PSD2 role
+// somewhere along the flow, and says where.
+func (w *World) roleGetsNoAccess(r psd2Role) error {
 	if w.roleRefusedAt == "" {
-		return fmt.Errorf("expected no usable AISP access for a certificate without the PSP_AI role; the bank issued a token and the accounts resource answered %s", w.last)
+		return fmt.Errorf("expected no usable %s access for a certificate without the %s role; the bank issued a token and the %s answered %s", r.name, r.psd2, r.resource, w.last)
 	}
+	w.note("the bank refused the TPP without the %s role at %s", r.psd2, w.roleRefusedAt)
 	return nil
 }
 

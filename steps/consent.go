@@ -45,8 +45,11 @@ var (
 	linkRe     = regexp.MustCompile(`^the code still works for the ` + tpp + ` TPP`)
 	approvedRe = regexp.MustCompile(`^the PSU has approved the authorization request of the ` + tpp + ` TPP`)
 	grantRe    = regexp.MustCompile(`^the ` + tpp + ` TPP (?:has exchanged a code for tokens|holds tokens from the PSU's consent|has refreshed its access token|holds a refresh token (younger|older) than)`)
-	consumeRe  = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than|refreshes the primary TPP's refresh token`)
-	mutateRe   = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
+	// A grant of the PSU's consent for the cbpii scope: kept apart from the TPP's aisp
+	// grants (consent.Key).
+	cbpiiGrantRe = regexp.MustCompile(`^the ` + tpp + ` TPP holds a cbpii token from the PSU's consent`)
+	consumeRe    = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than|refreshes the primary TPP's refresh token`)
+	mutateRe     = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
 	// A code exchanged with a scope, against STET's rule (TOKEN-15), leaves no grant to
 	// others: a bank that serves only such requests must not seem to serve the checks
 	// that need a grant.
@@ -77,6 +80,9 @@ func demandOf(texts []string) demand {
 			d.grant = m[1]
 			d.young, d.old = m[2] == "younger", m[2] == "older"
 		}
+		if m := cbpiiGrantRe.FindStringSubmatch(t); m != nil && d.grant == "" {
+			d.grant = consent.Key(m[1], profile.RoleCBPII)
+		}
 		if m := whenJourney.FindStringSubmatch(t); m != nil {
 			if m[1] == "approves" {
 				d.approve = m[2]
@@ -90,8 +96,11 @@ func demandOf(texts []string) demand {
 		case strings.HasPrefix(t, "the PSU abandons"):
 			d.abandon = true
 		case strings.HasPrefix(t, "the PSU goes through"):
+			// A deliberately wrong request, or AUTHZ-10's for both roles at once, which a
+			// bank refuses at its first page (one that splits it lets the PSU authenticate:
+			// the plan then counts one SCA short).
 			d.wrong = true
-		case strings.HasPrefix(t, "the TPP without the AISP role asks"):
+		case strings.HasPrefix(t, "the TPP without the AISP role asks"), strings.HasPrefix(t, "the TPP without the CBPII role asks"):
 			d.role = true
 		}
 		if exchangeRe.MatchString(t) && !d.pkceJourney {
@@ -215,6 +224,9 @@ func applies(p *profile.Profile, tags []string) (na, skip string) {
 		if t == "@option:abandon" && len(p.PSU.Abandon) == 0 && p.PSU.Driver != "manual" {
 			na = "the bank profile declares no psu.abandon script (how the PSU interrupts the journey)"
 		}
+		if t == "@option:cbpii" && !p.HasRole(profile.RoleCBPII) {
+			na = cbpiiNotDeclared
+		}
 		if t == "@pkce" && p.Options.PKCE == "none" {
 			na = "the bank profile declares options.pkce: none"
 		}
@@ -231,13 +243,13 @@ func (w *World) beginJourney(ctx context.Context, callback string) error {
 	}
 	w.endJourney()
 	name := "primary"
-	for _, n := range []string{"primary", "second", "without_aisp_role"} {
+	for _, n := range []string{"primary", "second", "without_aisp_role", "without_cbpii_role"} {
 		if c := w.p.ClientByName(n); c != nil && c.RedirectURI == callback {
 			name = n
 			break
 		}
 	}
-	t, err := b.Journey(ctx, name)
+	t, err := b.Journey(ctx, consent.Key(name, w.role))
 	if err != nil {
 		return w.inconclusive("%v", err)
 	}
@@ -260,6 +272,18 @@ func (w *World) codeMargin() time.Duration {
 	return max(200*time.Millisecond, m)
 }
 
+// key names c's codes and grants of the role the scenario's consents are for: a check of
+// one role never borrows a code or a grant of the other (consent.Key).
+func (w *World) key(c *profile.Client) string { return consent.Key(c.Name, w.role) }
+
+// roleOf is the World's role for a key's role: "" for aisp.
+func roleOf(role string) string {
+	if role == consent.RoleAISP {
+		return ""
+	}
+	return role
+}
+
 // takeCode lends the scenario a code of c from the pool when one suits it; false: the
 // scenario runs a journey.
 func (w *World) takeCode(ctx context.Context, c *profile.Client, final bool) bool {
@@ -267,21 +291,22 @@ func (w *World) takeCode(ctx context.Context, c *profile.Client, final bool) boo
 	if b == nil {
 		return false
 	}
-	want := consent.CodeWant{PKCE: w.verifier != "", Pristine: w.demand.codeCheck == c.Name, Margin: w.codeMargin(), Final: final}
+	key := w.key(c)
+	want := consent.CodeWant{PKCE: w.verifier != "", Pristine: w.demand.codeCheck == key, Margin: w.codeMargin(), Final: final}
 	switch {
-	case w.demand.link == c.Name && w.p.Options.CodeAfterRefusal == "burned":
+	case w.demand.link == key && w.p.Options.CodeAfterRefusal == "burned":
 		want.Pristine = true // its refusal may be the code's own fault otherwise
-	case w.demand.link == c.Name && !final:
+	case w.demand.link == key && !final:
 		want.Link = true
 	}
 	want.Wait = w.p.Timeouts.PSUJourney + w.p.Timeouts.Request
-	code := b.TakeCode(ctx, c.Name, want)
+	code := b.TakeCode(ctx, key, want)
 	if code == nil {
 		if want.Link {
-			w.fetching = c.Name // until keepCode, or the scenario's end
+			w.fetching = key // until keepCode, or the scenario's end
 		}
 		if want.Pristine {
-			b.CodeCheckStarted(c.Name)
+			b.CodeCheckStarted(key)
 		}
 		return false
 	}
@@ -325,7 +350,7 @@ func (w *World) codeSent(code string, cert *profile.Client, a *answer) {
 	w.heldCodeSent = true
 	if a != nil && a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
 		b := w.env.Consents
-		if cert != nil && cert.Name == hc.TPP {
+		if cert != nil && w.key(cert) == hc.TPP {
 			// The grant counts as the scenario's from the answer on, before the code stops
 			// counting as held: no new consent of its PSU may supersede it in between.
 			t := newTokenSet(cert, a)
@@ -427,8 +452,9 @@ func (w *World) lease(ctx context.Context, c *profile.Client) bool {
 	if b == nil {
 		return false
 	}
+	key := w.key(c)
 	use := consent.Read
-	if w.demand.grant == c.Name {
+	if w.demand.grant == key {
 		use = w.demand.use
 	}
 	want := consent.GrantWant{Use: use, Fresh: w.freshTokens, Wait: min(w.p.Timeouts.Request, 10*time.Second)}
@@ -451,12 +477,12 @@ func (w *World) lease(ctx context.Context, c *profile.Client) bool {
 		return true
 	}
 	for range 3 {
-		l := b.Lease(ctx, c.Name, want)
+		l := b.Lease(ctx, key, want)
 		if l == nil {
-			w.making = c.Name // until registerGrant, or the scenario's end
+			w.making = key // until registerGrant, or the scenario's end
 			return false
 		}
-		b.Started(c.Name, false, use, true)
+		b.Started(key, false, use, true)
 		t := *l.Grant.Tokens.(*tokenSet)
 		w.tokens, w.previous = &t, nil
 		if l.Grant.Code != nil {
@@ -497,15 +523,15 @@ func (w *World) freshTokens(v any) bool {
 // poolKept lends the grant an earlier run kept, revived by this scenario, to the run's
 // other checks as well.
 func (w *World) poolKept(c *profile.Client) {
-	b := w.env.Consents
-	if b == nil || w.demand.grant != c.Name {
+	b, key := w.env.Consents, w.key(c)
+	if b == nil || w.demand.grant != key {
 		return
 	}
-	b.Started(c.Name, false, w.demand.use, true)
+	b.Started(key, false, w.demand.use, true)
 	t := *w.tokens
-	w.leases = append(w.leases, b.AddKept(c.Name, &t, w.demand.use))
-	if w.making == c.Name {
-		b.Unmake(c.Name)
+	w.leases = append(w.leases, b.AddKept(key, &t, w.demand.use))
+	if w.making == key {
+		b.Unmake(key)
 		w.making = ""
 	}
 }
@@ -516,11 +542,12 @@ func (w *World) registerGrant(c *profile.Client) {
 	if b == nil || l == nil || w.tokens == nil {
 		return
 	}
+	key := w.key(c)
 	use := consent.Read
-	if w.demand.grant == c.Name {
+	if w.demand.grant == key {
 		use = w.demand.use
 	}
-	b.Started(c.Name, false, use, true)
+	b.Started(key, false, use, true)
 	if use != consent.Read {
 		l.Use = use // held alone since the exchange; a reader keeps it so until its end
 	}
@@ -538,7 +565,7 @@ func (w *World) registerGrant(c *profile.Client) {
 // them before the later run looks.
 func (w *World) keepsGrant(l *consent.Lease) bool {
 	t := w.tokens
-	if w.env.State == nil || t == nil || t.owner == nil || t.owner.Name != l.Grant.TPP {
+	if w.env.State == nil || t == nil || t.owner == nil || w.key(t.owner) != l.Grant.TPP {
 		return false
 	}
 	refreshKept := w.keepRefreshAtEnd && !w.refreshSpent && t.refresh != "" && l.Use == consent.Consume
@@ -568,7 +595,7 @@ func (w *World) settleConsents(passed bool) {
 	}
 	for _, l := range w.leases {
 		var tokens any
-		if w.tokens != nil && w.tokens.owner != nil && w.tokens.owner.Name == l.Grant.TPP {
+		if w.tokens != nil && w.tokens.owner != nil && w.key(w.tokens.owner) == l.Grant.TPP {
 			t := *w.tokens
 			tokens = &t
 		}
@@ -587,7 +614,7 @@ func (w *World) settleConsents(passed bool) {
 	lends := w.demand.exchanger || w.demand.link != "" || (w.demand.scopeAtToken && w.env.observed[controlCodeExchange])
 	if l := w.spentLease; l != nil {
 		var tokens any
-		if t := w.tokens; t != nil && t.owner != nil && t.owner.Name == l.Grant.TPP {
+		if t := w.tokens; t != nil && t.owner != nil && w.key(t.owner) == l.Grant.TPP {
 			c := *t
 			if c.consentAt.IsZero() {
 				c.consentAt, c.consentFrom = l.Grant.Code.At, l.Grant.Code.Began
@@ -630,6 +657,11 @@ func (e *Env) Finish(ctx context.Context) {
 	// from them instead of new consents, while the bank honours them.
 	if e.State != nil {
 		for _, g := range b.Live() {
+			if _, role := consent.SplitKey(g.TPP); role != consent.RoleAISP {
+				// The state file lends its refresh tokens to the aisp checks of the next
+				// run (holdsTokens): another role's grant would serve them wrongly.
+				continue
+			}
 			t := g.Tokens.(*tokenSet)
 			if t.refresh != "" && t.owner != nil {
 				e.State.KeepRefresh(state.Refresh{Bank: e.Profile.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,
@@ -654,8 +686,10 @@ func (e *Env) lastExchange(ctx context.Context, code *consent.Code, when string)
 
 // exchangeFor exchanges a code the run holds, as its TPP should, and lends the grant.
 func (e *Env) exchangeFor(ctx context.Context, code *consent.Code, when string) {
-	b, c := e.Consents, e.Profile.ClientByName(code.TPP)
+	name, role := consent.SplitKey(code.TPP)
+	b, c := e.Consents, e.Profile.ClientByName(name)
 	w := newWorld(e)
+	w.role = roleOf(role)
 	defer w.closeIdle()
 	defer w.leaveConsent()
 	w.inheritGate(code)

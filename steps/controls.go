@@ -18,6 +18,7 @@ const (
 	controlCodeExchange = "code-exchange" // the primary TPP exchanged a code for tokens
 	controlRefresh      = "refresh"       // the primary TPP refreshed its access token
 	controlResource     = "resource"      // the primary TPP's access token opened the accounts resource
+	controlFunds        = "funds"         // the primary TPP's cbpii token opened the funds-confirmations resource
 )
 
 // controlWords say, for a reason, what a control is.
@@ -25,6 +26,7 @@ var controlWords = map[string]string{
 	controlCodeExchange: "no code exchange of the primary TPP succeeded",
 	controlRefresh:      "no refresh of the primary TPP succeeded",
 	controlResource:     "the primary TPP's access token never opened the accounts resource",
+	controlFunds:        "the primary TPP's cbpii token never opened the funds-confirmations resource",
 }
 
 // observe records that this run saw a positive control succeed.

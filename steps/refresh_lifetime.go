@@ -154,6 +154,7 @@ func (w *World) refusedWhenOld() error {
 	if a.err == nil && a.status == http.StatusOK && a.str("access_token") != "" {
 		return fmt.Errorf("expected the refresh token of a consent %s old to be refused (declared lifetime %s, options.refresh_token_lifetime): the bank refreshed it, so the PSU's strong authentication is never renewed", age, w.p.Options.RefreshTokenLifetime)
 	}
+	a.refresh = false // past the lifetime on purpose: the refusal is what this check is about
 	if err := w.refusedWith("invalid_grant"); err != nil {
 		return err
 	}

@@ -151,6 +151,7 @@ func (w *World) postToken(ctx context.Context, cert *profile.Client, form url.Va
 		return &answer{err: err}
 	}
 	a := w.do(ctx, w.client(cert), req)
+	a.refresh = form.Get("grant_type") == "refresh_token" && w.tokens != nil && form.Get("refresh_token") != ""
 	w.codeSent(form.Get("code"), cert, a)
 	return a
 }
@@ -442,6 +443,11 @@ func (w *World) refusedWith(codes ...string) error {
 		return fmt.Errorf("expected HTTP 400 with error %s; %s", want, a)
 	case a.status >= 200 && a.status < 300:
 		return fmt.Errorf("expected the bank to refuse with error %s; it answered %s%s", want, a, tokenHint(a))
+	case a.refresh:
+		// A refresh refused past its consent's declared lifetime says nothing of the check.
+		if err := w.refreshTooLate(a); err != nil {
+			return err
+		}
 	}
 	got := a.str("error")
 	if !slices.Contains(codes, got) {

@@ -97,7 +97,10 @@ type World struct {
 
 	// What the scenario asks of the PSU's consents, and what it holds of them
 	// (consent.go): the journey's PSU, a code lent or brought, the grants lent.
-	demand       demand
+	demand demand
+	// role is the TPP role the scenario's consents are for: "" (aisp) or cbpii. It picks
+	// the scope of its authorization requests and keeps its codes and grants apart.
+	role         string
 	ticket       *consent.Ticket // the journey about to run
 	lastTicket   *consent.Ticket // the journey that ran, whose code is not yet kept
 	heldCode     *consent.Code
@@ -121,6 +124,8 @@ type World struct {
 	// A negative authorization check's first pages: the unaltered request's (the positive
 	// control) and the altered one's.
 	control, altered authStart
+	// AUTHZ-10: the exchange of the code of a request for both roles, if the bank gave one.
+	bothExchange *answer
 
 	// The code and the tokens.
 	verifier     string // the PKCE code_verifier of the authorization request, if any
@@ -148,7 +153,7 @@ type World struct {
 	consentSince time.Time
 	seenValidAt  time.Time
 
-	// MTLS-03: where the bank stopped the TPP lacking the AISP role.
+	// MTLS-03, MTLS-11: where the bank stopped the TPP lacking the role.
 	roleRefusedAt string
 	lastCertNone  bool   // the code exchange under test presented no certificate (MTLS-01)
 	requestID     string // the X-Request-ID sent (BEARER-09)

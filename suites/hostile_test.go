@@ -61,16 +61,18 @@ func (c hostileCase) expect(s report.ScenarioResult) (report.Verdict, string) {
 
 // tokenCase: /token misbehaves. Only what needs no token endpoint passes (BEARER-03 and
 // BEARER-09 too, but their positive control is an accounts call with a token, which no
-// scenario of such a run gets: inconclusive).
+// scenario of such a run gets: inconclusive). AUTHZ-10 passes: the request for both roles
+// is refused at the bank's first page.
 func tokenCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause, direct: []string{"TOKEN-01", "TOKEN-02"},
-		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-12", "MTLS-09"}}
+		pass: []string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-10", "AUTHZ-12", "MTLS-09"}}
 }
 
-// accountsCase: the accounts resource misbehaves. Only the checks that call it are touched.
+// accountsCase: the accounts resource misbehaves. Only the checks that call it are touched
+// (CBPII-03 calls it with a cbpii token).
 func accountsCase(b hostilebank.Behaviour, cause string) hostileCase {
 	return hostileCase{behaviour: b, cause: cause, direct: []string{"BEARER-01"},
-		fails: []string{"BEARER-01", "BEARER-02", "BEARER-03", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-09", "BEARER-10", "REFRESH-02", "SIG-01"}}
+		fails: []string{"BEARER-01", "BEARER-02", "BEARER-03", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-09", "BEARER-10", "CBPII-03", "REFRESH-02", "SIG-01"}}
 }
 
 // authorizeCase: /authorize misbehaves. What needs no code passes, but for the checks whose

@@ -43,6 +43,9 @@ type CBPIIConfig struct {
 	// AcceptPIISP accepts piisp, the scope's name before STET 1.4.2, as a cbpii scope
 	// (granted to PSP_IC certificates as cbpii is). Without it piisp is an unknown scope.
 	AcceptPIISP bool
+	// Off makes a bank that offers the AISP role only: cbpii (and piisp) are unknown
+	// scopes, and its profile declares roles [aisp].
+	Off bool
 }
 
 // isAISPScope reports whether s is one of the AISP role's scopes.
@@ -50,7 +53,7 @@ func isAISPScope(s string) bool { return s == ScopeAISP || s == ScopeExtendedTra
 
 // isCBPIIScope reports whether s is the CBPII role's scope as this bank names it.
 func (b *Bank) isCBPIIScope(s string) bool {
-	return s == ScopeCBPII || (s == ScopePIISP && b.cfg.CBPII.AcceptPIISP)
+	return !b.cfg.CBPII.Off && (s == ScopeCBPII || (s == ScopePIISP && b.cfg.CBPII.AcceptPIISP))
 }
 
 // grantable reports whether the PSU's consent can grant s.
@@ -59,8 +62,11 @@ func (b *Bank) grantable(s string) bool { return isAISPScope(s) || b.isCBPIIScop
 // clientScopes are the scopes every client may ask for (fosite refuses others with
 // invalid_scope at /authorize).
 func (b *Bank) clientScopes() []string {
-	s := []string{ScopeAISP, ScopeExtendedTransactionHistory, ScopeCBPII}
-	if b.cfg.CBPII.AcceptPIISP {
+	s := []string{ScopeAISP, ScopeExtendedTransactionHistory}
+	if !b.cfg.CBPII.Off {
+		s = append(s, ScopeCBPII)
+	}
+	if b.cfg.CBPII.AcceptPIISP && !b.cfg.CBPII.Off {
 		s = append(s, ScopePIISP)
 	}
 	return s

@@ -203,6 +203,12 @@ const (
 	scPKCEMissing          = "A code issued under a PKCE challenge needs its verifier: no code_verifier"
 	scScopeAtToken         = "A scope sent on the code exchange is treated as the bank declares"
 	scFundsAISPToken       = "An AISP access token does not open the funds-confirmations resource"
+	scFundsConfirmed       = "A cbpii token from the PSU's consent confirms the availability of funds"
+	scAccountsCBPIIToken   = "A cbpii access token does not open the accounts resource"
+	scCBPIIRoleLacking     = "A TPP whose certificate lacks the CBPII role gets no cbpii access"
+	scBothRoles            = "AISP and CBPII rights are never granted together"
+	scRefreshAddsCBPII     = "A refresh of an AISP grant cannot add the cbpii scope"
+	scRefreshAddsAISP      = "A refresh of a cbpii grant cannot add the aisp scope"
 	scRegNoQWAC            = "The registered client's configuration is refused without the TPP's QWAC"
 	scRegNoToken           = "The registered client's configuration is refused without the registration access token"
 	scRegRedirect          = "Only the redirect URIs registered are honoured for a registered client"
@@ -247,11 +253,11 @@ var faultTable = []Fault{
 		Breaks:       []string{"AUTHZ-01", "AUTHZ-12"},
 		Scenarios:    []string{scAuthzStarts},
 		Reason:       `HTTP 403`,
-		Inconclusive: slices.Concat([]string{"AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-13", "MTLS-03"}, journeyPreconditions)},
+		Inconclusive: slices.Concat([]string{"AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-10", "AUTHZ-13", "MTLS-03", "MTLS-11"}, journeyPreconditions)},
 	// The bank is down for the PSU: nothing about the authorization endpoint, nor anything
 	// that needs a code, can be concluded; 503 is never a refusal.
 	{Name: FaultAuthorizeUnavailable, Description: "GET /authorize answers 503 Service Unavailable (Retry-After: 1) to everyone.",
-		Inconclusive: slices.Concat([]string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-12", "AUTHZ-13", "MTLS-03"}, journeyPreconditions),
+		Inconclusive: slices.Concat([]string{"AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06", "AUTHZ-07", "AUTHZ-08", "AUTHZ-10", "AUTHZ-12", "AUTHZ-13", "MTLS-03", "MTLS-11"}, journeyPreconditions),
 		WrongReason:  true},
 	// The PKCE journey is AUTHZ-13's own When; TOKEN-12's checks need it as precondition.
 	{Name: FaultPKCEChallengeRejected, Description: "An authorization request with a PKCE challenge is answered invalid_request.",
@@ -264,12 +270,13 @@ var faultTable = []Fault{
 	// exchange is refused, before the code itself is looked at: the checks that exchange a
 	// code in their own When fail (those expecting invalid_grant get invalid_request), the
 	// checks that need tokens first are inconclusive, and so are TOKEN-08 (its positive
-	// control, a fresh code, fails) and MTLS-03 (invalid_request is not about the role).
+	// control, a fresh code, fails) and MTLS-03 and MTLS-11 (invalid_request is not about
+	// the role).
 	{Name: FaultScopeRequired, Description: "The code exchange is refused (invalid_request) unless it carries a scope, before the code is checked.",
 		Breaks:       []string{"AUTHZ-13", "TOKEN-01", "TOKEN-02", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11"},
 		Scenarios:    []string{scPKCEAccepted, scTokenResponse, scNoScopeNeeded, scCodeExpired, scRedirectMismatch, scCodeOtherTPP, scMalformedCode},
 		Reason:       `HTTP 400, error="invalid_request"`,
-		Inconclusive: slices.Concat(exchangePreconditions, []string{"MTLS-03"})},
+		Inconclusive: slices.Concat(exchangePreconditions, []string{"MTLS-03", "MTLS-11"})},
 	// TOKEN-02 alone, with the two checks that share its When: a code exchange that passes
 	// every other check (code, client, redirect_uri, role) is refused without a scope.
 	{Name: FaultScopeRequiredValidCode, Description: "A code exchange that passes every other check is refused (invalid_request) unless it carries a scope.",
@@ -313,21 +320,21 @@ var faultTable = []Fault{
 	{Name: FaultErrorsAs200, Description: "Token endpoint errors are sent with HTTP status 200 (JSON body unchanged).",
 		Breaks: slices.Concat(httpTokenRefusals, []string{"TOKEN-14"}),
 		Scenarios: []string{scNoClientCert, scClientIDExchange, scClientIDRefresh,
-			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRevokeRefresh, scRefreshLifetimeOver,
+			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP, scRevokeRefresh, scRefreshLifetimeOver,
 			scCodeOnce, scCodeExpired, scRedirectMismatch, scRedirectMissing, scCodeOtherTPP,
 			scMalformedCode, scMalformedNoGrant, scMalformedNoCode, scMalformedGrantType, scErrorFormat, scTokenGET, scPKCEWrong, scPKCEMissing},
 		Reason: `HTTP 200, error="`},
 	// A refusal of the client itself (no, expired or untrusted certificate) may come from
 	// a TLS front end in its own words: with a 4xx kept, those checks pass with a warning.
-	// bad_request is no refusal for lack of a role: MTLS-03 cannot conclude.
+	// bad_request is no refusal for lack of a role: MTLS-03 and MTLS-11 cannot conclude.
 	{Name: FaultNonRFCError, Description: "Token endpoint errors say error \"bad_request\" instead of the RFC 6749 code (status kept).",
 		Breaks: slices.DeleteFunc(slices.Clone(httpTokenRefusals), func(id string) bool { return id == "MTLS-01" }),
 		Scenarios: []string{scClientIDExchange, scClientIDRefresh,
-			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRevokeRefresh, scRefreshLifetimeOver,
+			scRotation, scForeignRefresh, scUnknownRefresh, scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP, scRevokeRefresh, scRefreshLifetimeOver,
 			scCodeOnce, scCodeExpired, scRedirectMismatch, scRedirectMissing, scCodeOtherTPP,
 			scMalformedCode, scMalformedNoGrant, scMalformedNoCode, scMalformedGrantType, scErrorFormat, scPKCEWrong, scPKCEMissing},
 		Reason:       `"bad_request"`,
-		Inconclusive: []string{"MTLS-03"}},
+		Inconclusive: []string{"MTLS-03", "MTLS-11"}},
 	// TOKEN-13 alone: the checks of error codes read the body whatever its media type.
 	{Name: FaultTokenErrorsTextPlain, Description: "Token endpoint errors are sent as Content-Type text/plain (status and JSON body unchanged).",
 		Breaks: []string{"TOKEN-13"}, Scenarios: []string{scErrorFormat}, Reason: `Content-Type is "text/plain[^"]*", not application/json`},
@@ -401,19 +408,20 @@ var faultTable = []Fault{
 	{Name: FaultErrorsNotSTET, Description: "The accounts resource's 401 and 403 bodies are plain text, not the STET error model.",
 		Breaks: []string{"BEARER-09"}, Scenarios: []string{scSTETErrorBody}, Reason: `the body is not a JSON object`},
 	// The second TPP's own token is BEARER-06's positive control, and the expiry check
-	// needs the token accepted before it expires: both cannot conclude.
+	// needs the token accepted before it expires: both cannot conclude; nor can CBPII-03,
+	// whose refusal of a cbpii token proves nothing when aisp tokens are refused too.
 	{Name: FaultAccountsForbidden, Description: "The accounts resource answers 403 insufficient_scope to valid access tokens.",
 		Breaks:       []string{"BEARER-01", "BEARER-02", "REFRESH-02"},
 		Scenarios:    []string{scTokenOpens, scSchemeLower, scSchemeUpper, scRefreshedOpens},
 		Reason:       `expected HTTP 200 from the accounts resource; HTTP 403`,
-		Inconclusive: []string{"BEARER-04", "BEARER-06"}},
+		Inconclusive: []string{"BEARER-04", "BEARER-06", "CBPII-03"}},
 	{Name: FaultSchemeCaseSensitive, Description: "Only the exact scheme spelling \"Bearer\" is recognised.",
 		Breaks: []string{"BEARER-02"}, Scenarios: []string{scSchemeLower, scSchemeUpper}, Reason: `expected HTTP 200 from the accounts resource; HTTP 401`},
 
 	{Name: FaultForeignRefreshAccepted, Description: "A refresh token is accepted from any authenticated TPP.",
 		Breaks: []string{"REFRESH-05"}, Scenarios: []string{scForeignRefresh}, Reason: refusedWith200},
 	{Name: FaultRefreshWidensScope, Description: "A refresh asking for a scope the PSU never granted gets it.",
-		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope}, Reason: `the bank widened the grant`},
+		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `the bank widened the grant`},
 	{Name: FaultRevokeIgnored, Description: "The revocation endpoint answers 200 and revokes nothing.",
 		Breaks: []string{"BEARER-10", "REFRESH-11", "REVOKE-01"}, Scenarios: []string{scRevokeRefresh, scRevokedAccess}, Reason: `HTTP 200, Content-Type`},
 	{Name: FaultRevokeAnyClient, Description: "Any authenticated TPP can revoke another TPP's refresh token.",
@@ -443,20 +451,22 @@ var faultTable = []Fault{
 	{Name: FaultSealOfAnyTPPAccepted, Description: "A request signed with any registered TPP's QSealC is accepted, whoever's QWAC it comes over.",
 		Breaks: []string{"SIG-01"}, Scenarios: []string{scForeignSeal}, Reason: `expected HTTP 401 for a request that is not signed with the calling TPP's QSealC.*HTTP 200`},
 
-	// CBPII: the bank side is served and tested (internal/aspsp/cbpii_test.go); the
-	// features' CBPII checks are pending.
+	// CBPII (internal/aspsp/cbpii_test.go shows the bank side; cbpii.feature checks it).
 	{Name: FaultCBPIIRoleNotChecked, Description: "A certificate without the PSP_IC role obtains cbpii tokens (PSP_AI is still checked for aisp).",
-		Breaks: []string{"MTLS-11"}, Pending: pendingCBPII},
+		Breaks: []string{"MTLS-11"}, Scenarios: []string{scCBPIIRoleLacking}, Reason: `expected no usable CBPII access for a certificate without the PSP_IC role; the bank issued a token and the funds-confirmations resource answered HTTP 200`},
+	// The request for both roles reaches the login page as for one: the PSU approves, and
+	// the code's token response says both scopes.
 	{Name: FaultAISPCBPIICombined, Description: "An authorization request for aisp and cbpii at once is served, and one grant holds both roles.",
-		Breaks: []string{"AUTHZ-10"}, Pending: pendingCBPII},
+		Breaks: []string{"AUTHZ-10"}, Scenarios: []string{scBothRoles}, Reason: `the bank granted "aisp cbpii" in one grant`},
+	// The wider scope of the AISP refresh check (pisp) is still refused.
 	{Name: FaultRefreshAddsOtherRole, Description: "A refresh asking for the other role's scope (cbpii on an aisp grant, aisp on a cbpii grant) gets it; other scopes are still refused.",
-		Breaks: []string{"REFRESH-07"}, Pending: pendingCBPII},
+		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `the bank widened the grant to "[a-z ]+", adding the other role's scope (cbpii|aisp)`},
 	{Name: FaultFundsResultString, Description: "funds-confirmations answers the result as the string \"true\" or \"false\", not a JSON boolean.",
-		Breaks: []string{"CBPII-01"}, Pending: pendingCBPII},
+		Breaks: []string{"CBPII-01"}, Scenarios: []string{scFundsConfirmed}, Reason: `expected result to be a JSON boolean .*; it is a string: (true|false)`},
 	{Name: FaultFundsAnyScope, Description: "funds-confirmations serves any valid access token, an aisp one included.",
 		Breaks: []string{"CBPII-02"}, Scenarios: []string{scFundsAISPToken}, Reason: `expected HTTP 403 with error insufficient_scope for an access token that grants aisp, not cbpii .*; HTTP 200`},
 	{Name: FaultAccountsAnyScope, Description: "The accounts resource serves any valid access token, a cbpii one included.",
-		Breaks: []string{"CBPII-03"}, Pending: pendingCBPII},
+		Breaks: []string{"CBPII-03"}, Scenarios: []string{scAccountsCBPIIToken}, Reason: `expected HTTP 403 with error insufficient_scope for an access token that grants cbpii, not aisp .*; HTTP 200`},
 
 	// Register API: served by the reference bank with Config.Register.Enabled (the embedded
 	// bank of a run), or any of these faults.
@@ -481,9 +491,6 @@ var faultTable = []Fault{
 		Breaks: []string{"REFRESH-04"}, Scenarios: []string{scRotation}, Reason: `expected the replaced refresh token to be refused with invalid_grant.*HTTP 200`},
 }
 
-// Why the CBPII faults that need a PSU's cbpii consent have no scenario yet.
-const pendingCBPII = "the features' checks that need a PSU's consent for the cbpii scope are not written yet"
-
 // httpTokenRefusals are the requirements checked by an HTTP refusal of the token
 // endpoint (the embedded bank refuses expired and untrusted certificates in TLS).
 var httpTokenRefusals = []string{"MTLS-01", "MTLS-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-09", "REFRESH-10", "REFRESH-11", "REVOKE-01", "TOKEN-07", "TOKEN-08", "TOKEN-09", "TOKEN-10", "TOKEN-11", "TOKEN-12", "TOKEN-13"}
@@ -497,7 +504,7 @@ var lifetimePreconditions = []string{"REFRESH-10", "REFRESH-13"}
 // exchangePreconditions are the requirements whose checks need tokens from a code
 // exchange first (a Given step).
 var exchangePreconditions = slices.Concat([]string{"BEARER-01", "BEARER-02", "BEARER-04", "BEARER-05", "BEARER-06", "BEARER-10",
-	"SIG-01", "TOKEN-03", "TOKEN-04", "TOKEN-05", "TOKEN-07"}, refreshPreconditions, lifetimePreconditions)
+	"CBPII-01", "CBPII-02", "CBPII-03", "SIG-01", "TOKEN-03", "TOKEN-04", "TOKEN-05", "TOKEN-07"}, refreshPreconditions, lifetimePreconditions)
 
 // journeyPreconditions are the requirements whose checks need a PSU's approval first
 // (a Given step): every check that needs a code or tokens.

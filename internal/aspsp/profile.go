@@ -52,7 +52,7 @@ type (
 		Token     string `yaml:"token"`
 		Accounts  string `yaml:"accounts"`
 		Revoke    string `yaml:"revoke"`
-		Funds     string `yaml:"funds_confirmations"`
+		Funds     string `yaml:"funds_confirmations,omitempty"`
 	}
 	yamlTLS struct {
 		CA         string `yaml:"ca"`
@@ -79,7 +79,7 @@ type (
 	}
 	yamlScopes struct {
 		AISP  string `yaml:"aisp"`
-		CBPII string `yaml:"cbpii"`
+		CBPII string `yaml:"cbpii,omitempty"`
 	}
 	yamlPSU struct {
 		Driver     string              `yaml:"driver"`
@@ -225,6 +225,9 @@ func (b *Bank) ProfileYAML(pkiDir string) []byte {
 	if b.cfg.RequireSignature {
 		// The test QSealCs have EC keys.
 		p.Signing = &yamlSigning{Required: true, Algorithm: "ecdsa-sha256"}
+	}
+	if b.cfg.CBPII.Off {
+		p.Roles, p.Clients.WithoutCBPII, p.Endpoints.Funds, p.Scopes.CBPII = []string{"aisp"}, nil, "", ""
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

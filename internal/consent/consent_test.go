@@ -246,3 +246,41 @@ func TestVoidedGrantIsNotReplayed(t *testing.T) {
 		t.Fatalf("the replay got the code of a voided grant: %+v", l)
 	}
 }
+
+// A TPP's grants and codes of one role never serve a check of the other, and the plan
+// counts a consent for each role its checks need.
+func TestRolesKeepTheirOwnGrantsAndCodes(t *testing.T) {
+	aisp, cbpii := Key("primary", ""), Key("primary", "cbpii")
+	if aisp != "primary" || aisp != Key("primary", RoleAISP) || cbpii == aisp {
+		t.Fatalf("keys %q and %q", aisp, cbpii)
+	}
+	if tpp, role := SplitKey(cbpii); tpp != "primary" || role != "cbpii" {
+		t.Fatalf("SplitKey(%q) = %q, %q", cbpii, tpp, role)
+	}
+	if tpp, role := SplitKey(aisp); tpp != "primary" || role != RoleAISP {
+		t.Fatalf("SplitKey(%q) = %q, %q", aisp, tpp, role)
+	}
+	b := New(Options{})
+	ctx := context.Background()
+	code := journeyCode(t, b, cbpii)
+	b.Return(code, false)
+	if got := b.TakeCode(ctx, aisp, CodeWant{}); got != nil {
+		t.Fatal("an aisp check got a code of the PSU's cbpii consent")
+	}
+	if got := b.TakeCode(ctx, cbpii, CodeWant{}); got != code {
+		t.Fatal("a cbpii check did not get the cbpii code")
+	}
+	g := b.Add(code, "cbpii-tokens", Read)
+	g.Release(true, nil)
+	if l := b.Lease(ctx, aisp, GrantWant{Use: Read}); l != nil {
+		t.Fatal("an aisp check read a cbpii grant")
+	}
+	if l := b.Lease(ctx, cbpii, GrantWant{Use: Read}); l == nil || l.Grant != g.Grant {
+		t.Fatal("a cbpii check did not read the cbpii grant")
+	}
+
+	plan := Plan{Remaining: map[string]*Remaining{aisp: {Uses: [4]int{3, 1, 0, 0}}, cbpii: {Uses: [4]int{2, 1, 0, 0}}}}
+	if got := plan.Journeys().Approvals; got != 2 {
+		t.Fatalf("a plan with aisp and cbpii grant uses counts %d approvals, want 2 (one consent per role)", got)
+	}
+}

@@ -59,6 +59,15 @@ func WriteConsoleSummary(w io.Writer, rep *Report, color bool) {
 	}
 	sum := summaryOf(rep)
 	fmt.Fprintf(w, "requirements: %s\n", countLine(sum.Requirements))
+	if roles := ByRole(rep.Requirements); len(roles) > 1 {
+		for _, o := range roles {
+			ids := "" // a role's few requirements are named; the many of the main one are not
+			if len(o.Requirements) <= 10 {
+				ids = " (" + o.IDs() + ")"
+			}
+			fmt.Fprintf(w, "  %-11s %s%s\n", o.Role+" role:", countLine(o.Counts), ids)
+		}
+	}
 	fmt.Fprintf(w, "scenarios:    %s; %d HTTP exchanges\n", countLine(sum.Scenarios), sum.Exchanges)
 	fmt.Fprintf(w, "coverage:     %s\n", Coverage(sum))
 	code := ansiAmber

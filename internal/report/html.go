@@ -71,6 +71,8 @@ type htmlView struct {
 	FailedLinks       []htmlLink
 	InconclusiveLinks []htmlLink
 	Overview          htmlOverview
+	// ByRole lists the requirements under each TPP role, when the run checked more than one.
+	ByRole []htmlRole
 	// Problems are the failed and inconclusive scenarios, detailed after the overview.
 	Problems []htmlScenario
 	// Unmet counts the requirement rows the "failed only" filter keeps.
@@ -117,6 +119,19 @@ type htmlCount struct {
 }
 
 type htmlPair struct{ Key, Value string }
+
+// htmlRole is one TPP role's requirements (ByRole), each linked to its row.
+type htmlRole struct {
+	Role         string
+	Counts       []htmlCount
+	Requirements []htmlRoleRequirement
+}
+
+type htmlRoleRequirement struct {
+	ID, Anchor string
+	Verdict    Verdict
+	Passed     bool // passed: the ID alone says it
+}
 
 type htmlLink struct{ Anchor, Label string }
 
@@ -306,6 +321,20 @@ func newHTMLView(rep *Report) htmlView {
 		return catRank(a) - catRank(b)
 	})
 	v.Overview = newHTMLOverview(Overview(rep.Requirements), stepProblem)
+	if roles := ByRole(rep.Requirements); len(roles) > 1 {
+		for _, o := range roles {
+			hr := htmlRole{Role: o.Role}
+			for _, verdict := range AllVerdicts {
+				if n := o.Counts[verdict]; n > 0 {
+					hr.Counts = append(hr.Counts, htmlCount{verdict, n})
+				}
+			}
+			for _, r := range o.Requirements {
+				hr.Requirements = append(hr.Requirements, htmlRoleRequirement{ID: r.ID, Anchor: reqAnchor[r.ID], Verdict: r.Verdict, Passed: r.Verdict == Passed})
+			}
+			v.ByRole = append(v.ByRole, hr)
+		}
+	}
 	for _, l := range Latencies(rep) {
 		v.Latencies = append(v.Latencies, htmlLatency{EndpointLatency: l,
 			Median: formatLatency(l.Median, l.Count > l.NoAnswer), P95: formatLatency(l.P95, l.Count > l.NoAnswer), Max: formatLatency(l.Max, l.Count > l.NoAnswer)})

@@ -97,6 +97,8 @@ type RequirementResult struct {
 	Verdict   Verdict  `json:"verdict"`
 	Reason    string   `json:"reason,omitempty"`
 	Scenarios []string `json:"scenarios,omitempty"` // IDs of the scenarios that check it
+	// Roles are its verdicts by the TPP role its scenarios check (aisp, cbpii: roles.go).
+	Roles []RoleResult `json:"roles,omitempty"`
 	// Waived is the reason of the bank profile's waiver for this requirement, if it has
 	// one: left unchecked (skipped, inconclusive), it does not keep the run from COMPLIANT.
 	Waived string `json:"waived,omitempty"`

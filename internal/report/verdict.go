@@ -35,6 +35,7 @@ func Aggregate(catalogue []Requirement, scenarios []ScenarioResult) []Requiremen
 			res.Scenarios = append(res.Scenarios, s.ID)
 		}
 		res.Verdict, res.Reason = requirementVerdict(req, tagged)
+		res.Roles = roleResults(req, tagged)
 		out = append(out, res)
 	}
 	return out

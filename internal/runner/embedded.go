@@ -30,6 +30,11 @@ type EmbeddedBank struct {
 	// Unsigned serves the embedded bank without requiring signed requests (by default it
 	// requires them, as STET Part I 3.5 and real STET banks do).
 	Unsigned bool
+	// PIISP makes the bank accept piisp, the CBPII scope's name before STET 1.4.2, as it
+	// accepts cbpii (a profile then declares scopes.cbpii: piisp).
+	PIISP bool
+	// AISPOnly makes a bank that offers the AISP role only (profile roles [aisp]).
+	AISPOnly bool
 
 	// The modes of real STET banks (aspsp.Config's fields of the same names), all off by
 	// default, so that the suite can be proven against them.
@@ -148,7 +153,8 @@ func startEmbedded(opts EmbeddedBank) (*embedded, error) {
 		CodeLifetime: opts.CodeLifetime, RefreshTokenLifetime: opts.RefreshTokenLifetime, Faults: opts.Faults,
 		RequireSignature: !opts.Unsigned, RefuseBadCertificatesInTLS: true,
 		PSUCount: opts.PSUCount, TokenPairs: opts.TokenPairs, OneSessionPerPSU: opts.OneSessionPerPSU, BurnCodes: opts.BurnCodes, RateLimit: opts.RateLimit,
-		Register: aspsp.RegisterConfig{Enabled: true, BootstrapScope: embeddedRegisterScope}}) // a BPCE-style register API, for the REG checks
+		Register: aspsp.RegisterConfig{Enabled: true, BootstrapScope: embeddedRegisterScope}, // a BPCE-style register API, for the REG checks
+		CBPII:    aspsp.CBPIIConfig{AcceptPIISP: opts.PIISP, Off: opts.AISPOnly}})
 	if err != nil {
 		return nil, err
 	}
