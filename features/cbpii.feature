@@ -37,6 +37,13 @@ Feature: Confirmation of the availability of funds (CBPII)
     When the PSU goes through the authorization request of the primary TPP for the aisp and cbpii scopes at once
     Then the bank refuses the request, or grants one of the two roles only
 
+  @REFRESH-01
+  Scenario: A cbpii grant is refreshed without a scope, and its new access token confirms funds
+    Given the primary TPP holds a cbpii token from the PSU's consent
+    When the primary TPP refreshes the access token without a scope
+    Then the bank answers 200 with a new Bearer access token
+    And the new access token confirms the availability of funds
+
   @REFRESH-07
   Scenario: A refresh of an AISP grant cannot add the cbpii scope
     Given the primary TPP holds tokens from the PSU's consent

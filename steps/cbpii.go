@@ -29,6 +29,7 @@ func (w *World) registerCBPII(sc sentences) {
 		return nil
 	})
 	sc.Step(`^the bank answers 200 with the request and a boolean result$`, w.fundsConfirmed)
+	sc.Step(`^the new access token confirms the availability of funds$`, w.refreshedConfirmsFunds)
 	sc.Step(`^the bank refuses it for its scope$`, w.refusedForScope)
 	sc.Step(`^the TPP without the CBPII role asks for cbpii access with the PSU's approval$`, func(ctx context.Context) error {
 		return w.roleAsksAccess(ctx, w.named("without_cbpii_role"), roleCBPII)
@@ -98,6 +99,19 @@ func (w *World) fundsConfirmed() error {
 		w.warn("the answer's Content-Type is %q, not JSON", a.header.Get("Content-Type"))
 	}
 	w.note("the bank answered result %v for 12.25 EUR", result)
+	return nil
+}
+
+// refreshedConfirmsFunds is REFRESH-01 for the cbpii role: the refreshed access token is
+// served at funds-confirmations (what the answer holds is CBPII-01's check).
+func (w *World) refreshedConfirmsFunds(ctx context.Context) error {
+	a := w.confirmFunds(ctx, w.named("primary"), w.tokens.access)
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if a.err != nil || a.status != http.StatusOK {
+		return fmt.Errorf("expected the refreshed cbpii access token to be served at funds-confirmations (HTTP 200); %s", a)
+	}
 	return nil
 }
 

@@ -169,6 +169,7 @@ const (
 	scUntrustedCert        = "A certificate from an issuer the bank does not trust is refused"
 	scTLS11                = "TLS below 1.2 is refused"
 	scRefresh              = "The TPP refreshes the access token without a scope"
+	scRefreshCBPII         = "A cbpii grant is refreshed without a scope, and its new access token confirms funds"
 	scRefreshedOpens       = "The refreshed access token opens the accounts resource"
 	scRotation             = "Refresh-token rotation behaves as the bank declares"
 	scAbandon              = "The PSU abandons the journey and the bank calls back with an error and no code"
@@ -298,7 +299,7 @@ var faultTable = []Fault{
 		Breaks: []string{"TOKEN-08"}, Scenarios: []string{scCodeExpired}, Reason: refusedWith200},
 	// The refresh response says MAC too.
 	{Name: FaultTokenTypeMAC, Description: "Token responses say token_type \"MAC\".",
-		Breaks: []string{"TOKEN-03", "REFRESH-01"}, Scenarios: []string{scTokenType, scRefresh}, Reason: `token_type.*"MAC"`},
+		Breaks: []string{"TOKEN-03", "REFRESH-01"}, Scenarios: []string{scTokenType, scRefresh, scRefreshCBPII}, Reason: `token_type.*"MAC"`},
 	{Name: FaultNoCacheControl, Description: "Token responses carry neither Cache-Control: no-store nor Pragma: no-cache.",
 		Breaks: []string{"TOKEN-04"}, Scenarios: []string{scNotCached, scRefreshNotCached}, Reason: `expected Cache-Control: no-store`},
 	// TOKEN-01 alone: every check that needs a refresh token is inconclusive.
