@@ -96,6 +96,6 @@ func (b *Bank) supersede(ctx context.Context, psu, client, requestID string) {
 	b.pairs.mu.Unlock()
 	for _, id := range revoke {
 		_ = b.store.MemoryStore.RevokeAccessToken(ctx, id)
-		_ = b.store.MemoryStore.RevokeRefreshToken(ctx, id)
+		_ = b.store.RevokeRefreshToken(ctx, id)
 	}
 }

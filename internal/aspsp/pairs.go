@@ -85,5 +85,5 @@ func (b *Bank) revokeIfSuperseded(ctx context.Context, requestID string) bool {
 // reuse detection) rather than an unknown token.
 func revokeGrant(ctx context.Context, s *store, requestID string) {
 	_ = s.MemoryStore.RevokeAccessToken(ctx, requestID)
-	_ = s.MemoryStore.RevokeRefreshToken(ctx, requestID)
+	_ = s.RevokeRefreshToken(ctx, requestID)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -31,8 +32,9 @@ const (
 // every method is the memory store's own.
 type store struct {
 	*storage.MemoryStore
-	faults faultSet
-	client func(id, redirectURI string) *fosite.DefaultClient // builds a client registration
+	refreshMu sync.RWMutex // see RevokeRefreshToken
+	faults    faultSet
+	client    func(id, redirectURI string) *fosite.DefaultClient // builds a client registration
 	// codeLifetime and now set a code's expiry to the instant: fosite rounds it to the
 	// second, and a TPP waiting out the declared lifetime must find the code expired.
 	codeLifetime time.Duration
@@ -125,7 +127,9 @@ func (s *store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // foreign-refresh-accepted (refresh) and revoke-any-client (revocation) it shows the
 // requesting client as its owner.
 func (s *store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	s.refreshMu.RLock()
 	req, err := s.MemoryStore.GetRefreshTokenSession(ctx, signature, session)
+	s.refreshMu.RUnlock()
 	revoking, _ := ctx.Value(ctxRevoking).(bool)
 	foreignOK := s.faults.has(FaultForeignRefreshAccepted) && !revoking || s.faults.has(FaultRevokeAnyClient) && revoking
 	if err != nil || req == nil || !foreignOK {
@@ -140,11 +144,38 @@ func (s *store) RotateRefreshToken(ctx context.Context, requestID string, refres
 	if s.faults.has(FaultOldRefreshStillValid) || s.faults.has(FaultRefreshNotRotated) {
 		return s.MemoryStore.RevokeAccessToken(ctx, requestID)
 	}
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	return s.MemoryStore.RotateRefreshToken(ctx, requestID, refreshTokenSignature)
+}
+
+// The refresh token writes of fosite's MemoryStore (v0.49.0) that revoke one change its
+// refresh token map under another mutex than the one its reads hold: concurrent refreshes
+// and revocations crashed the bank ("concurrent map read and map write"). refreshMu
+// orders them with every read.
+
+func (s *store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.RevokeRefreshToken(ctx, requestID)
+}
+
+func (s *store) CreateRefreshTokenSession(ctx context.Context, signature, accessTokenSignature string, req fosite.Requester) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.CreateRefreshTokenSession(ctx, signature, accessTokenSignature, req)
+}
+
+func (s *store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.DeleteRefreshTokenSession(ctx, signature)
 }
 
 // refreshTokenKnown reports whether a refresh token was ever issued (used or not).
 func (s *store) refreshTokenKnown(ctx context.Context, signature string) bool {
+	s.refreshMu.RLock()
+	defer s.refreshMu.RUnlock()
 	_, err := s.MemoryStore.GetRefreshTokenSession(ctx, signature, nil)
 	return !errors.Is(err, fosite.ErrNotFound)
 }
