@@ -450,6 +450,9 @@ func (w *World) callbackHasErrorNoCode() error {
 	case "":
 		return fmt.Errorf("expected an error on the callback after the PSU refused or abandoned; it has none (query parameters: %s)", paramNames(q))
 	case "access_denied":
+	case "server_error", "temporarily_unavailable":
+		// The bank says it is not serving (RFC 6749 section 4.1.2.1): not the PSU's answer.
+		return w.inconclusive("the callback carries error=%s: the bank was not serving, so this says nothing of how it signals the PSU's refusal", e)
 	default:
 		w.warn("the PSU's refusal is signalled with error=%q; RFC 6749 section 4.1.2.1 names access_denied for it", e)
 	}
@@ -498,6 +501,9 @@ func (w *World) neverSentTo(target string) error {
 	case cb != nil && strings.HasPrefix(cb.String(), target):
 		return fmt.Errorf("expected the bank never to send the PSU's browser to %s; it did: %s", target, redactQuery(cb))
 	case cb != nil:
+		if err := w.callbackRefusal(cmpOr(cb.Query().Get("error"), "none")); err != nil {
+			return err
+		}
 		w.warn("the bank redirected to the registered callback (%s) instead of showing the PSU an error page; RFC 6749 section 4.1.2.1 says not to redirect when the redirect_uri or client_id is invalid", redactQuery(cb))
 		return nil
 	}
@@ -588,6 +594,25 @@ func (w *World) noAccessTokenInBrowser() error {
 	}
 	if q.Get("error") == "" && frag.Get("error") == "" {
 		return fmt.Errorf("expected the callback to carry an error such as unsupported_response_type; it carries %s", paramNames(q))
+	}
+	return w.callbackRefusal(cmpOr(q.Get("error"), frag.Get("error")))
+}
+
+// callbackRefusal decides whether an altered authorization request refused on the callback
+// with error code was refused for what was altered: not when the bank says it is down
+// (server_error, temporarily_unavailable: RFC 6749 section 4.1.2.1), nor when the unaltered
+// request does not reach a login page either.
+func (w *World) callbackRefusal(code string) error {
+	if code == "server_error" || code == "temporarily_unavailable" {
+		return w.inconclusive("the bank answered the altered request with error=%s on the callback: it was not serving, which proves nothing about what was altered", code)
+	}
+	if ctrl := w.control; ctrl.page != nil {
+		if err := w.notAnAnswer(ctrl.page); err != nil {
+			return err
+		}
+		if !ctrl.isPage() || ctrl.page.status != http.StatusOK {
+			return w.inconclusive("positive control failed: the same authorization request with nothing altered does not reach a login page either (it gives %s), so the refusal (error=%s) proves nothing", ctrl.where(), code)
+		}
 	}
 	return nil
 }

@@ -155,7 +155,13 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client, r psd2Rol
 	}
 	q := w.outcome.Callback.Query()
 	if q.Get("code") == "" {
-		if e := q.Get("error"); e != "" {
+		switch e := q.Get("error"); {
+		case e == "server_error" || e == "temporarily_unavailable":
+			return w.inconclusive("%s: the callback carries error=%s, the bank not serving, which is no refusal of the role", undecided, e)
+		case e != "":
+			// The same journey works for a TPP with the role: the primary TPP's code
+			// exchange in this run (@control:code-exchange).
+			w.res.Tags = append(w.res.Tags, "@control:"+controlCodeExchange)
 			w.roleRefusedAt = fmt.Sprintf("the callback (error=%q)", e)
 			return nil
 		}

@@ -12,13 +12,14 @@ import (
 // code, no token at all) and sees it refused proves something only if the same endpoint
 // serves the corrected request. Where a scenario cannot cheaply make that request itself,
 // its feature tags the control it relies on (@control:code-exchange, @control:refresh,
-// @control:resource), some other scenario of the run observes it, and a scenario whose
+// @control:resource, @control:revoke...), some other scenario of the run observes it, and a scenario whose
 // control nobody observed is inconclusive, never passed.
 const (
 	controlCodeExchange = "code-exchange" // the primary TPP exchanged a code for tokens
 	controlRefresh      = "refresh"       // the primary TPP refreshed its access token
 	controlResource     = "resource"      // the primary TPP's access token opened the accounts resource
 	controlFunds        = "funds"         // the primary TPP's cbpii token opened the funds-confirmations resource
+	controlRevoke       = "revoke"        // the primary TPP's revocation of its refresh token took effect
 )
 
 // controlWords say, for a reason, what a control is.
@@ -27,6 +28,7 @@ var controlWords = map[string]string{
 	controlRefresh:      "no refresh of the primary TPP succeeded",
 	controlResource:     "the primary TPP's access token never opened the accounts resource",
 	controlFunds:        "the primary TPP's cbpii token never opened the funds-confirmations resource",
+	controlRevoke:       "no revocation by the primary TPP of its own refresh token took effect",
 }
 
 // observe records that this run saw a positive control succeed.

@@ -281,9 +281,11 @@ func (w *World) registerRefused() error {
 		return err
 	}
 	switch {
-	case a.err != nil && a.status == 0:
+	case a.err != nil && a.status == 0 && isTLSRefusal(a.err):
 		w.note("the bank refused the request without an HTTP answer: %s", a)
 		return nil
+	case a.err != nil && a.status == 0:
+		return w.inconclusive("the register API did not answer (%s): a timeout or a lost connection is no refusal", a)
 	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
 		return nil
 	}
@@ -323,9 +325,11 @@ func (w *World) registeredClientRefused() error {
 		return err
 	}
 	switch e := a.str("error"); {
-	case a.err != nil && a.status == 0:
+	case a.err != nil && a.status == 0 && isTLSRefusal(a.err):
 		w.note("the bank refused the second TPP without an HTTP answer: %s", a)
 		return nil
+	case a.err != nil && a.status == 0:
+		return w.inconclusive("the token endpoint did not answer the second TPP (%s): a timeout or a lost connection is no refusal", a)
 	case e == "invalid_client" || e == "unauthorized_client":
 		return nil
 	case a.status == http.StatusUnauthorized:
@@ -473,8 +477,11 @@ func (w *World) deletedRefusedAtToken(ctx context.Context) error {
 	if err := w.notARefusal(a); err != nil {
 		return err
 	}
-	if e := a.str("error"); a.status == http.StatusUnauthorized || e == "invalid_client" || e == "unauthorized_client" || (a.err != nil && a.status == 0) {
+	if e := a.str("error"); a.status == http.StatusUnauthorized || e == "invalid_client" || e == "unauthorized_client" || (a.err != nil && a.status == 0 && isTLSRefusal(a.err)) {
 		return nil
+	}
+	if a.err != nil && a.status == 0 {
+		return w.inconclusive("the token endpoint did not answer (%s): a timeout or a lost connection is no refusal", a)
 	}
 	return fmt.Errorf("expected the deleted client_id %s to be refused as a client at the token endpoint (invalid_client), as the deletion ends it (RFC 7592 section 2.3); before the deletion the same request was refused for its code only; now: %s", r.clientID, a)
 }

@@ -25,7 +25,11 @@ func (w *World) registerRevocation(sc sentences) {
 	sc.Step(`^the primary TPP's refresh with that token is refused with "([^"]*)"$`, func(ctx context.Context, code string) error {
 		c := w.named("primary")
 		w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
-		return w.refusedWith(code)
+		if err := w.refusedWith(code); err != nil {
+			return err
+		}
+		w.env.observe(controlRevoke) // REVOKE-02's control: a revocation by the owner works
+		return nil
 	})
 	sc.Step(`^the primary TPP can still refresh its access token$`, func(ctx context.Context) error {
 		c := w.named("primary")

@@ -506,6 +506,17 @@ func (w *World) scopeAtTokenAsDeclared() error {
 	}
 	issued := a.err == nil && a.status == http.StatusOK && a.str("access_token") != ""
 	refused := a.err == nil && a.status >= 400 && a.status < 500 && a.str("error") != ""
+	if refused && w.p.Options.ScopeAtToken != "ignored" {
+		// A refusal counts for the scope only when it names a request or scope error, the
+		// code was sent in its lifetime, and the run saw a code exchanged without a scope.
+		if err := w.codeMayHaveExpired(); err != nil {
+			return err
+		}
+		if e := a.str("error"); e != "invalid_scope" && e != "invalid_request" {
+			return w.inconclusive("the code exchange with a scope was refused with error %q, not invalid_scope or invalid_request: a refusal for another reason than the scope, as far as can be told (%s)", e, a)
+		}
+		w.res.Tags = append(w.res.Tags, "@control:"+controlCodeExchange)
+	}
 	switch mode := w.p.Options.ScopeAtToken; {
 	case mode == "ignored" && !issued:
 		return fmt.Errorf("expected a token despite the scope (the profile declares scope_at_token: ignored); %s", a)

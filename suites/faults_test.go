@@ -231,7 +231,7 @@ func judge(r faultRun) []problem {
 			add("PASSED WRONGLY", "%s must not pass under this fault; it passed", id)
 		}
 	}
-	if f.WrongReason && len(f.Inconclusive)+len(f.NotPassed) == 0 && len(r.inconclusive()) == 0 {
+	if f.WrongReason && len(f.Inconclusive)+len(f.NotPassed) == 0 && len(r.inconclusive()) == 0 && f.WorkedAround == "" {
 		add("NOT INCONCLUSIVE", "no check ended inconclusive")
 	}
 	return ps

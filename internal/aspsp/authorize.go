@@ -130,6 +130,18 @@ func (b *Bank) startJourney(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, http.StatusServiceUnavailable, errorPage, pageData{Error: "The service is temporarily unavailable. Please try again later."})
 		return
 	}
+	if b.faults.has(FaultAuthorizeRedirectsUnavailable) {
+		// Down, but polite: the known client is sent back to its registered callback with
+		// error=temporarily_unavailable (RFC 6749 section 4.1.2.1), whatever it asked.
+		q := r.URL.Query()
+		if c, err := b.store.GetClient(r.Context(), q.Get("client_id")); err == nil && len(c.GetRedirectURIs()) > 0 {
+			http.Redirect(w, r, c.GetRedirectURIs()[0]+"?"+url.Values{"error": {"temporarily_unavailable"}, "state": {q.Get("state")}}.Encode(), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		renderPage(w, http.StatusServiceUnavailable, errorPage, pageData{Error: "The service is temporarily unavailable. Please try again later."})
+		return
+	}
 	if b.faults.has(FaultAuthorizeNeedsClientCert) && len(peerCerts(r)) == 0 {
 		renderPage(w, http.StatusForbidden, errorPage, pageData{Error: "A client certificate is required."})
 		return

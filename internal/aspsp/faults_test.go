@@ -352,6 +352,10 @@ var faultCases = map[string]faultCase{
 		a := tb.get(nil, tb.URL()+PathAuthorize+"?"+authzQuery(eidas.OrgTPPA).Encode(), nil)
 		return a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "1"
 	}},
+	FaultAuthorizeRedirectsUnavailable: {breaksCodeExchange: true, probe: func(tb *testBank) bool {
+		a := tb.get(nil, tb.URL()+PathAuthorize+"?"+authzQuery(eidas.OrgTPPA).Encode(), nil)
+		return a.status == http.StatusSeeOther && a.location().Query().Get("error") == "temporarily_unavailable"
+	}},
 	FaultScopeRequiredValidCode: {
 		breaksCodeExchange: true,
 		probe: func(tb *testBank) bool {
