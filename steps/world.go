@@ -66,6 +66,25 @@ type Env struct {
 	pace     *pacer
 }
 
+// addWait counts d as deliberately waited by the scenario.
+func (w *World) addWait(d time.Duration) {
+	w.env.mu.Lock()
+	w.waited += d
+	w.env.mu.Unlock()
+}
+
+// LongestWait is the most any scenario of the run waited on purpose (for a token or a code
+// to expire, a refresh token's lifetime): with the exchanges, the floor of a run's time.
+func (e *Env) LongestWait() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var longest time.Duration
+	for _, w := range e.worlds {
+		longest = max(longest, w.waited)
+	}
+	return longest
+}
+
 // Results returns the result of every scenario that started, in start order.
 func (e *Env) Results() []report.ScenarioResult {
 	e.mu.Lock()
@@ -88,6 +107,7 @@ type World struct {
 	transports  []*http.Transport
 
 	res       report.ScenarioResult
+	waited    time.Duration // the scenario's deliberate waits (sleep), for LongestWait
 	stepStart time.Time
 	stepExch  int
 	skip      string // reason the scenario was skipped
@@ -296,6 +316,8 @@ func (w *World) sleep(ctx context.Context, d time.Duration, what string) error {
 	if d <= 0 {
 		return nil
 	}
+	start := time.Now()
+	defer func() { w.addWait(time.Since(start)) }()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
