@@ -153,6 +153,11 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 		sess.Extra = map[string]interface{}{}
 	}
 	sess.Extra[thumbprintKey] = thumbprint(leaf)
+	// fosite rounds the access token's expiry to the nearest second (up to 500 ms late),
+	// and expires_in below is rounded up again: a TPP waiting out expires_in would wait up
+	// to a second past the real expiry. The expiry is the lifetime from now, exactly, on
+	// fosite's clock (the real one), which its own check of the token reads.
+	sess.SetExpiresAt(fosite.AccessToken, time.Now().UTC().Add(b.cfg.AccessTokenLifetime))
 	ar.SetSession(sess)
 
 	resp, err := b.oauth.NewAccessResponse(ctx, ar)
@@ -174,8 +179,8 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	// fosite says "bearer"; STET (and BPCE's table) spell it "Bearer".
 	resp.SetTokenType("Bearer")
 	m := resp.ToMap() // the response's own map: edits below change what is written
-	// fosite rounds the expiry to the second and truncates expires_in, so a 1 s lifetime
-	// can be announced as 0. Announce the time left, rounded up, as a whole number.
+	// fosite truncates expires_in, so a 1 s lifetime would be announced as 0. Announce the
+	// time left, rounded up, as a whole number: the lifetime itself, when it is whole seconds.
 	if exp := ar.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
 		m["expires_in"] = int64(math.Ceil(exp.Sub(b.now()).Seconds()))
 	}
