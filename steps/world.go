@@ -55,8 +55,10 @@ type Env struct {
 
 	mu     sync.Mutex
 	worlds []*World
-	gates  map[string]*gate   // expiry gates by client_id (expiry_gate.go)
-	shared map[string]*shared // journeys several scenarios read (consent.go)
+	gates  map[string]*gate // expiry gates by client_id (expiry_gate.go)
+	// sessions are the TLS session caches by actor (resuming).
+	sessions map[string]tls.ClientSessionCache
+	shared   map[string]*shared // journeys several scenarios read (consent.go)
 	// observed are the run-wide positive controls seen to succeed (controls.go).
 	observed map[string]bool
 
@@ -207,17 +209,17 @@ func newWorld(env *Env) *World {
 }
 
 // client returns the HTTP client that acts as c (nil: a TPP presenting no certificate).
-// Each scenario has its own transports, so TLS sessions are never shared between
-// certificates or scenarios.
+// Each scenario has its own transports (its own connections); TLS sessions are resumed
+// across the run's scenarios, but never shared between certificates (sessionCache).
 func (w *World) client(c *profile.Client) *http.Client {
 	key, actor, org := "none", "TPP without certificate", ""
 	if c != nil {
-		key, actor, org = c.Name, "TPP "+c.Name, c.OrganizationIdentifier()
+		key, actor, org = "client "+c.Name, "TPP "+c.Name, c.OrganizationIdentifier()
 	}
 	if hc, ok := w.httpClients[key]; ok {
 		return hc
 	}
-	hc := w.newHTTPClient(w.p.TLSConfig(c), actor, org)
+	hc := w.newHTTPClient(w.env.resuming(w.p.TLSConfig(c), key), actor, org)
 	w.httpClients[key] = hc
 	return hc
 }
@@ -227,9 +229,30 @@ func (w *World) browser() *http.Client {
 	if hc, ok := w.httpClients["psu"]; ok {
 		return hc
 	}
-	hc := w.newHTTPClient(w.p.TLSConfig(nil), "PSU browser", "")
+	hc := w.newHTTPClient(w.env.resuming(w.p.TLSConfig(nil), "psu"), "PSU browser", "")
 	w.httpClients["psu"] = hc
 	return hc
+}
+
+// resuming gives conf the run's TLS session cache of one actor (a TPP's certificate, the
+// TPP without one, the PSU's browser): a scenario's first handshake as that actor resumes
+// the session an earlier scenario left, as a TPP's own client would, instead of a full
+// handshake (two signatures and a chain verified, most of a run's CPU). The session is
+// the same certificate's, so the bank sees the same client certificate either way; a
+// certificate the bank refused in the handshake left no session to resume.
+func (e *Env) resuming(conf *tls.Config, actor string) *tls.Config {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sessions == nil {
+		e.sessions = map[string]tls.ClientSessionCache{}
+	}
+	c, ok := e.sessions[actor]
+	if !ok {
+		c = tls.NewLRUClientSessionCache(16)
+		e.sessions[actor] = c
+	}
+	conf.ClientSessionCache = c
+	return conf
 }
 
 func (w *World) newHTTPClient(tlsConf *tls.Config, actor, org string) *http.Client {
