@@ -151,9 +151,13 @@ type World struct {
 	// lateCode: the last code exchange was sent past the code's declared lifetime, unless
 	// codeLeftToExpire says the scenario let it expire on purpose (TOKEN-08).
 	lateCode, codeLeftToExpire bool
-	tokens                     *tokenSet // the current tokens
-	previous                   *tokenSet // the tokens before the last refresh
-	last                       *answer   // the bank's last answer to a token or resource request
+	// lateToken says, when the last call to the accounts resource left (after any wait
+	// for the rate limit) once the access token it carried had reached its expires_in,
+	// less the declared skew, how late it was ("": not late).
+	lateToken string
+	tokens    *tokenSet // the current tokens
+	previous  *tokenSet // the tokens before the last refresh
+	last      *answer   // the bank's last answer to a token or resource request
 
 	beforeRefresh    string // the access token a refresh replaces (REFRESH-01)
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
