@@ -14,6 +14,7 @@ import (
 
 	"github.com/cucumber/godog/colors"
 	"github.com/stetconform/stetconform/internal/aspsp"
+	"github.com/stetconform/stetconform/internal/report"
 )
 
 // BenchmarkEmbeddedRun measures whole runs against the embedded reference bank, the
@@ -49,7 +50,13 @@ func BenchmarkEmbeddedRun(b *testing.B) {
 			b.Fatal(err)
 		}
 		if res.ExitCode != ExitCompliant {
-			b.Fatalf("exit code %d against the clean reference bank (tags %q)", res.ExitCode, tags)
+			var why []string
+			for _, s := range res.Report.Scenarios {
+				if s.Verdict != report.Passed && s.Verdict != report.Warning && s.Verdict != report.NotApplicable {
+					why = append(why, fmt.Sprintf("%s %s: %s", s.ID, s.Verdict, s.Reason))
+				}
+			}
+			b.Fatalf("exit code %d against the clean reference bank (tags %q):\n%s", res.ExitCode, tags, strings.Join(why, "\n"))
 		}
 		return res, took, cpuTime() - cpu0
 	}
