@@ -34,7 +34,7 @@ func TestJourneysAtTheBank(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
 	}
-	t.Parallel() // whole runs mostly wait: the runs of this file go side by side
+	t.Parallel() // whole runs mostly wait: they go side by side (but TestRateLimitedBank)
 	cases := []struct {
 		name string
 		bank EmbeddedBank
@@ -95,7 +95,9 @@ func TestRateLimitedBank(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
 	}
-	t.Parallel()
+	// Not beside the other runs (no t.Parallel): its requests keep to 20 a second, and on a
+	// loaded machine the refresh REFRESH-10 sends shortly before the end of a 3 s lifetime
+	// was held back past it (INCOMPLETE), as make test showed once.
 	rep, st := journeyRun(t, EmbeddedBank{RateLimit: aspsp.RateLimit{Requests: 20, Window: time.Second}})
 	t.Logf("rate-limited at 20/s: %s in %s; the bank answered 429 %d times", rep.Summary.Outcome, rep.Finished.Sub(rep.Started).Round(time.Millisecond), st.RateLimited)
 	if rep.Summary.ExitCode != ExitCompliant {
