@@ -37,9 +37,10 @@ test:
 	STETCONFORM_MATRIX_OUT=$(CURDIR)/bin/fault-matrix.txt $(GO) test -count=1 -timeout 40m ./...
 	@cat bin/fault-matrix.txt 2>/dev/null || true
 
-## bench: a whole run against the embedded bank (start included), and other benchmarks
+## bench: a whole run against the embedded bank (start included) beside its floor, a fleet of 20 banks beside 1
+# One package at a time (-p 1): the benchmarks time waits and compare ratios, each on its own.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/runner/
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 5x ./internal/runner/ ./internal/fleet/
 
 ## build: the CLI in bin/
 build:

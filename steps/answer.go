@@ -203,6 +203,7 @@ func clip(s string, n int) string {
 // client's paced transport waits for the run's rate limit and honours 429 and 503 (see
 // pace.go); a rate limit or a bank out of service is never a verdict.
 func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *answer {
+	w.lateToken = "" // callAccounts says it of its own request
 	log := &sendLog{}
 	ctx = context.WithValue(ctx, sendLogKey{}, log)
 	start := time.Now()

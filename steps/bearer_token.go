@@ -87,6 +87,15 @@ func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, 
 	if a.err == nil && a.status == http.StatusOK && token != "" && cert != nil && cert.Name == "primary" && w.role == "" {
 		w.env.observe(controlResource)
 	}
+	// When the request left, not when it was made: the run's rate limit may hold it back
+	// past the token's expiry.
+	if t := w.tokens; t != nil && token != "" && token == t.access {
+		sent, exp := time.Now().Add(-a.took), t.expiresAt()
+		if !exp.IsZero() && sent.After(exp.Add(-w.p.Options.ExpirySkew)) {
+			w.lateToken = fmt.Sprintf("the request left %s after the access token arrived, with expires_in %gs (less the declared skew of %s)",
+				sent.Sub(t.received).Round(time.Millisecond), t.expiresIn, w.p.Options.ExpirySkew)
+		}
+	}
 	return a
 }
 
@@ -188,6 +197,11 @@ func (w *World) refusedAsExpired(want string) error {
 func (w *World) answers200() error {
 	if err := w.notAnAnswer(w.last); err != nil {
 		return err
+	}
+	if a := w.last; w.lateToken != "" && a.err == nil && a.status == http.StatusUnauthorized {
+		// Held back by the run's rate limit or a Retry-After: a refusal then may be the
+		// token's expiry.
+		return w.inconclusive("%s: its refusal may be the token's expiry, which proves nothing here; %s", w.lateToken, a)
 	}
 	if a := w.last; a.err != nil || a.status != http.StatusOK {
 		if t := w.tokens; a.status == http.StatusUnauthorized && t != nil && !t.expiresAt().IsZero() && !a.sent.Before(t.expiresAt().Add(-w.p.Options.ExpirySkew)) {

@@ -55,8 +55,10 @@ type Env struct {
 
 	mu     sync.Mutex
 	worlds []*World
-	gates  map[string]*gate   // expiry gates by client_id (expiry_gate.go)
-	shared map[string]*shared // journeys several scenarios read (consent.go)
+	gates  map[string]*gate // expiry gates by client_id (expiry_gate.go)
+	// sessions are the TLS session caches by actor (resuming).
+	sessions map[string]tls.ClientSessionCache
+	shared   map[string]*shared // journeys several scenarios read (consent.go)
 	// observed are the run-wide positive controls seen to succeed (controls.go).
 	observed map[string]bool
 
@@ -64,6 +66,25 @@ type Env struct {
 	// host, for every client of every scenario (pace.go).
 	paceOnce sync.Once
 	pace     *pacer
+}
+
+// addWait counts d as deliberately waited by the scenario.
+func (w *World) addWait(d time.Duration) {
+	w.env.mu.Lock()
+	w.waited += d
+	w.env.mu.Unlock()
+}
+
+// LongestWait is the most any scenario of the run waited on purpose (for a token or a code
+// to expire, a refresh token's lifetime): with the exchanges, the floor of a run's time.
+func (e *Env) LongestWait() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var longest time.Duration
+	for _, w := range e.worlds {
+		longest = max(longest, w.waited)
+	}
+	return longest
 }
 
 // Results returns the result of every scenario that started, in start order.
@@ -88,6 +109,7 @@ type World struct {
 	transports  []*http.Transport
 
 	res       report.ScenarioResult
+	waited    time.Duration // the scenario's deliberate waits (sleep), for LongestWait
 	stepStart time.Time
 	stepExch  int
 	skip      string // reason the scenario was skipped
@@ -134,9 +156,13 @@ type World struct {
 	// lateCode: the last code exchange was sent past the code's declared lifetime, unless
 	// codeLeftToExpire says the scenario let it expire on purpose (TOKEN-08).
 	lateCode, codeLeftToExpire bool
-	tokens                     *tokenSet // the current tokens
-	previous                   *tokenSet // the tokens before the last refresh
-	last                       *answer   // the bank's last answer to a token or resource request
+	// lateToken says, when the last call to the accounts resource left (after any wait
+	// for the rate limit) once the access token it carried had reached its expires_in,
+	// less the declared skew, how late it was ("": not late).
+	lateToken string
+	tokens    *tokenSet // the current tokens
+	previous  *tokenSet // the tokens before the last refresh
+	last      *answer   // the bank's last answer to a token or resource request
 
 	beforeRefresh    string // the access token a refresh replaces (REFRESH-01)
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
@@ -195,17 +221,17 @@ func newWorld(env *Env) *World {
 }
 
 // client returns the HTTP client that acts as c (nil: a TPP presenting no certificate).
-// Each scenario has its own transports, so TLS sessions are never shared between
-// certificates or scenarios.
+// Each scenario has its own transports (its own connections); TLS sessions are resumed
+// across the run's scenarios, but never shared between certificates (sessionCache).
 func (w *World) client(c *profile.Client) *http.Client {
 	key, actor, org := "none", "TPP without certificate", ""
 	if c != nil {
-		key, actor, org = c.Name, "TPP "+c.Name, c.OrganizationIdentifier()
+		key, actor, org = "client "+c.Name, "TPP "+c.Name, c.OrganizationIdentifier()
 	}
 	if hc, ok := w.httpClients[key]; ok {
 		return hc
 	}
-	hc := w.newHTTPClient(w.p.TLSConfig(c), actor, org)
+	hc := w.newHTTPClient(w.env.resuming(w.p.TLSConfig(c), key), actor, org)
 	w.httpClients[key] = hc
 	return hc
 }
@@ -215,9 +241,30 @@ func (w *World) browser() *http.Client {
 	if hc, ok := w.httpClients["psu"]; ok {
 		return hc
 	}
-	hc := w.newHTTPClient(w.p.TLSConfig(nil), "PSU browser", "")
+	hc := w.newHTTPClient(w.env.resuming(w.p.TLSConfig(nil), "psu"), "PSU browser", "")
 	w.httpClients["psu"] = hc
 	return hc
+}
+
+// resuming gives conf the run's TLS session cache of one actor (a TPP's certificate, the
+// TPP without one, the PSU's browser): a scenario's first handshake as that actor resumes
+// the session an earlier scenario left, as a TPP's own client would, instead of a full
+// handshake (two signatures and a chain verified, most of a run's CPU). The session is
+// the same certificate's, so the bank sees the same client certificate either way; a
+// certificate the bank refused in the handshake left no session to resume.
+func (e *Env) resuming(conf *tls.Config, actor string) *tls.Config {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sessions == nil {
+		e.sessions = map[string]tls.ClientSessionCache{}
+	}
+	c, ok := e.sessions[actor]
+	if !ok {
+		c = tls.NewLRUClientSessionCache(16)
+		e.sessions[actor] = c
+	}
+	conf.ClientSessionCache = c
+	return conf
 }
 
 func (w *World) newHTTPClient(tlsConf *tls.Config, actor, org string) *http.Client {
@@ -304,6 +351,8 @@ func (w *World) sleep(ctx context.Context, d time.Duration, what string) error {
 	if d <= 0 {
 		return nil
 	}
+	start := time.Now()
+	defer func() { w.addWait(time.Since(start)) }()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -53,6 +55,23 @@ type faultRun struct {
 	scenarios []scenarioRun
 	took      time.Duration
 	runError  string
+}
+
+// runsPerCPU is how many runs of the matrix go at once per CPU: a run mostly waits (for a
+// token or a code to expire) and takes about a quarter of a CPU second, so that 5 runs a
+// CPU keep the machine busy without starving the runs' timed checks.
+const runsPerCPU = 5
+
+// matrixConcurrency is how many runs of the matrix go at once: $STETCONFORM_MATRIX_CONCURRENCY,
+// or runsPerCPU for each CPU the process may use (GOMAXPROCS): 10 on 2 cores.
+func matrixConcurrency() int {
+	if v := os.Getenv("STETCONFORM_MATRIX_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		Expect(err).NotTo(HaveOccurred(), "STETCONFORM_MATRIX_CONCURRENCY=%q: give a number of runs, 1 or more", v)
+		Expect(n).To(BeNumerically(">=", 1), "STETCONFORM_MATRIX_CONCURRENCY=%q: give a number of runs, 1 or more", v)
+		return n
+	}
+	return runsPerCPU * runtime.GOMAXPROCS(0)
 }
 
 // runWithFault runs the built binary, as a user would, against the embedded bank broken by
@@ -344,35 +363,100 @@ var _ = Describe("the fault catalogue", func() {
 	})
 })
 
-var _ = Describe("the fault matrix: every check can fail, and none passes for the wrong reason", Ordered, func() {
+// matrixText is the fault matrix's container, as Ginkgo's focus and skip see it.
+const matrixText = "the fault matrix: every check can fail, and none passes for the wrong reason"
+
+// matrix is the fault matrix's runs. They are child processes that mostly wait (for a
+// token or a code to expire, for a bank's Retry-After), so the suite starts them as it
+// starts (startMatrix, when the matrix will run) and the other specs run meanwhile; the
+// matrix's specs wait for them.
+var matrix struct {
+	once  sync.Once
+	done  chan struct{}
+	dir   string
+	runs  []faultRun
+	clean faultRun
+	wall  time.Duration
+}
+
+// startMatrix starts the fault matrix's runs in the background, once.
+func startMatrix() {
+	matrix.once.Do(func() {
+		matrix.done = make(chan struct{})
+		dir, err := os.MkdirTemp("", "stetconform-matrix-")
+		Expect(err).NotTo(HaveOccurred())
+		matrix.dir = dir
+		faults := provable()
+		matrix.runs = make([]faultRun, len(faults))
+		sem := make(chan struct{}, matrixConcurrency())
+		go func() {
+			defer close(matrix.done)
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i := -1; i < len(faults); i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					if i < 0 {
+						matrix.clean = runWithFault(aspsp.Fault{}, dir)
+						return
+					}
+					matrix.runs[i] = runWithFault(faults[i], dir)
+				}()
+			}
+			wg.Wait()
+			matrix.wall = time.Since(start)
+		}()
+	})
+}
+
+// endMatrix waits for the matrix's runs, if they started, and removes their folders: at
+// the end of the suite.
+func endMatrix() {
+	if matrix.done != nil {
+		<-matrix.done
+		_ = os.RemoveAll(matrix.dir)
+	}
+}
+
+// matrixWillRun says whether the suite's focus, skip and label filters leave the matrix's
+// specs in, as far as the container's text tells: a wrong guess only makes the matrix
+// start late (its BeforeAll starts it) or run for nothing.
+func matrixWillRun() bool {
+	conf, _ := GinkgoConfiguration()
+	if conf.DryRun || conf.ParallelTotal > 1 || conf.LabelFilter != "" {
+		return false
+	}
+	for _, s := range conf.SkipStrings {
+		if regexp.MustCompile(s).MatchString(matrixText) {
+			return false
+		}
+	}
+	if len(conf.FocusStrings) == 0 {
+		return true
+	}
+	for _, f := range conf.FocusStrings {
+		if regexp.MustCompile(f).MatchString(matrixText) {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = Describe(matrixText, Ordered, func() {
 	var (
 		runs  []faultRun
 		clean faultRun
 	)
 
 	BeforeAll(func() {
-		dir := GinkgoT().TempDir()
-		faults := provable()
-		Expect(len(faults)).To(BeNumerically(">=", 25))
-		start := time.Now()
-		runs = make([]faultRun, len(faults))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 4) // two cores shared: runs mostly wait on the bank and on expiry
-		for i := -1; i < len(faults); i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				if i < 0 {
-					clean = runWithFault(aspsp.Fault{}, dir)
-					return
-				}
-				runs[i] = runWithFault(faults[i], dir)
-			}()
-		}
-		wg.Wait()
-		printMatrix(runs, time.Since(start))
+		Expect(len(provable())).To(BeNumerically(">=", 25))
+		startMatrix() // if the suite did not
+		<-matrix.done
+		runs, clean = matrix.runs, matrix.clean
+		printMatrix(runs, matrix.wall)
 	})
 
 	It("passes everything against the clean bank in the same matrix", func() {
@@ -451,7 +535,7 @@ func printMatrix(runs []faultRun, wall time.Duration) {
 	}
 	fmt.Fprintf(&b, "Detection: %d/%d faults caught exactly (failed by the declared scenarios, for the declared reason); "+
 		"wrong-reason: %d/%d faults left their checks inconclusive, none passed\n", caught, detection, held, wrongReason)
-	fmt.Fprintf(&b, "Matrix wall time %s\n", wall.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "Matrix wall time %s, %d runs at once\n", wall.Round(100*time.Millisecond), matrixConcurrency())
 	fmt.Fprint(GinkgoWriter, b.String())
 	if path := os.Getenv("STETCONFORM_MATRIX_OUT"); path != "" {
 		_ = os.WriteFile(path, []byte(b.String()), 0o644)

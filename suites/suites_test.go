@@ -34,6 +34,11 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(os.Setenv("XDG_STATE_HOME", stateHome)).To(Succeed())
 	DeferCleanup(os.RemoveAll, stateHome)
+	// The fault matrix's runs go on while the other specs run (faults_test.go).
+	if matrixWillRun() {
+		startMatrix()
+	}
+	DeferCleanup(endMatrix)
 })
 
 var _ = SynchronizedAfterSuite(func() {}, func() {

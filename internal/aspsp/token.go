@@ -201,6 +201,15 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 		sess.Extra = map[string]interface{}{}
 	}
 	sess.Extra[thumbprintKey] = thumbprint(leaf)
+	// fosite rounds the tokens' expiry to the nearest second: up to 500 ms late for the
+	// access token, and expires_in below is rounded up again (a TPP waiting out expires_in
+	// waited up to a second past the real expiry); up to 500 ms early for the refresh
+	// token (a 2 s refresh token was refused before the lifetime the bank declares,
+	// REFRESH-13). Each expiry is its lifetime from now, exactly, on fosite's clock (the
+	// real one), which its own checks of the tokens read.
+	now := time.Now().UTC()
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(b.cfg.AccessTokenLifetime))
+	sess.SetExpiresAt(fosite.RefreshToken, now.Add(b.cfg.RefreshTokenLifetime))
 	ar.SetSession(sess)
 
 	resp, err := b.oauth.NewAccessResponse(ctx, ar)
@@ -222,8 +231,8 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	// fosite says "bearer"; STET (and BPCE's table) spell it "Bearer".
 	resp.SetTokenType("Bearer")
 	m := resp.ToMap() // the response's own map: edits below change what is written
-	// fosite rounds the expiry to the second and truncates expires_in, so a 1 s lifetime
-	// can be announced as 0. Announce the time left, rounded up, as a whole number.
+	// fosite truncates expires_in, so a 1 s lifetime would be announced as 0. Announce the
+	// time left, rounded up, as a whole number: the lifetime itself, when it is whole seconds.
 	if exp := ar.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
 		m["expires_in"] = int64(math.Ceil(exp.Sub(b.now()).Seconds()))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // fleet, all at once, side by side: the target is 20 banks within 1.5 times the
 // wall time of one. ratio-to-1-bank is reported on the 20-bank line, and how many banks
 // were COMPLIANT: on a loaded machine, checks that time a token's expiry may end
-// inconclusive (INCOMPLETE).
+// inconclusive (INCOMPLETE). wall-s is the last fleet's wall time, peak-rss-MiB the
+// process's peak memory (20 separate processes took 1.07 GiB).
 func BenchmarkFleet(b *testing.B) {
 	var one time.Duration
 	for _, n := range []int{1, 20} {
@@ -41,6 +43,13 @@ func BenchmarkFleet(b *testing.B) {
 				one = took
 			} else if one > 0 {
 				b.ReportMetric(float64(took)/float64(one), "ratio-to-1-bank")
+			}
+			b.ReportMetric(took.Seconds(), "wall-s")
+			// The process's peak resident memory so far, the banks included (they run in
+			// it): the 20-bank line's is the fleet's (its banks need more than one).
+			var ru syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+				b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MiB")
 			}
 		})
 	}

@@ -148,7 +148,21 @@ func (pr *prober) host(ctx context.Context, t *target) {
 		return
 	}
 
-	base := pr.handshake(ctx, t, nil)
+	// The answer to the handshake without a certificate is awaited alongside the
+	// clients' handshakes below: against a bank that never answers, each waits
+	// timeouts.request, and a run does these checks before its first scenario.
+	base, baseConn, closeBase := pr.connect(ctx, t, nil)
+	var answer string
+	var afterErr error
+	baseAnswered := make(chan struct{})
+	go func() {
+		defer close(baseAnswered)
+		defer closeBase()
+		if baseConn != nil {
+			answer, afterErr = pr.ask(baseConn, t)
+		}
+	}()
+	defer func() { <-baseAnswered }()
 	if !pr.server(t, base) {
 		return
 	}
@@ -160,11 +174,8 @@ func (pr *prober) host(ctx context.Context, t *target) {
 		}
 		return
 	}
-	pr.add(OK, t.addr, "asks for a client certificate%s; without one, %s", acceptableCAs(base.request), base.outcome(t))
 
-	// One handshake per client, at once: against a bank that never answers, each waits
-	// timeouts.request, and a run does these checks before its first scenario. The
-	// findings keep the clients' order.
+	// One handshake per client, at once. The findings keep the clients' order.
 	var subs []*prober
 	var wg sync.WaitGroup
 	for _, name := range clientNames {
@@ -176,6 +187,9 @@ func (pr *prober) host(ctx context.Context, t *target) {
 		subs = append(subs, sub)
 		wg.Go(func() { sub.client(ctx, t, c, base.request) })
 	}
+	<-baseAnswered
+	base.answer, base.afterErr = answer, afterErr
+	pr.add(OK, t.addr, "asks for a client certificate%s; without one, %s", acceptableCAs(base.request), base.outcome(t))
 	wg.Wait()
 	for _, sub := range subs {
 		for _, f := range sub.out {
@@ -329,17 +343,30 @@ type handshake struct {
 // t's path with HEAD: with TLS 1.3 a bank refuses a client certificate only after the
 // client's side of the handshake has completed, so its alert comes with the first read.
 func (pr *prober) handshake(ctx context.Context, t *target, c *profile.Client) handshake {
-	var r handshake
+	r, conn, done := pr.connect(ctx, t, c)
+	defer done()
+	if conn != nil {
+		r.answer, r.afterErr = pr.ask(conn, t)
+	}
+	return r
+}
+
+// connect makes handshake's connection and handshake, and returns the connection when
+// the handshake completed, for ask; done closes it.
+func (pr *prober) connect(ctx context.Context, t *target, c *profile.Client) (r handshake, conn *tls.Conn, done func()) {
 	cctx, cancel := context.WithTimeout(ctx, pr.p.Timeouts.Connect)
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(cctx, "tcp", t.addr)
 	if err != nil {
 		r.dialErr = err
-		return r
+		return r, nil, func() {}
 	}
-	defer raw.Close()
 	// A cancelled run must not wait for the request timeout.
-	defer context.AfterFunc(ctx, func() { raw.Close() })()
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	done = func() {
+		stop()
+		raw.Close()
+	}
 
 	cfg := pr.p.TLSConfig(c)
 	cfg.ServerName = t.hostname
@@ -357,14 +384,13 @@ func (pr *prober) handshake(ctx context.Context, t *target, c *profile.Client) h
 		r.state = &cs
 		return nil
 	}
-	conn := tls.Client(raw, cfg)
+	conn = tls.Client(raw, cfg)
 	if r.err = conn.HandshakeContext(cctx); r.err != nil {
-		return r
+		return r, nil, done
 	}
 	st := conn.ConnectionState()
 	r.state = &st
-	r.answer, r.afterErr = pr.ask(conn, t)
-	return r
+	return r, conn, done
 }
 
 // maxAnswer bounds what is read of the bank's answer: only its status line is wanted.

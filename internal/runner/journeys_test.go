@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestJourneysAtTheBank(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
 	}
+	t.Parallel() // whole runs mostly wait: they go side by side (but TestRateLimitedBank)
 	cases := []struct {
 		name string
 		bank EmbeddedBank
@@ -62,6 +64,7 @@ func TestJourneysAtTheBank(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			rep, st := journeyRun(t, c.bank)
 			t.Logf("%s: %s; SCA journeys %d (approved %d, refused %d), abandoned %d, /authorize %d; the run said: %s",
 				c.name, rep.Summary.Outcome, st.SCAJourneys(), st.ConsentsApproved, st.ConsentsRefused, st.JourneysAbandoned, st.AuthorizeRequests, rep.Journeys.Plan)
@@ -83,17 +86,21 @@ func TestOneTokenPairPerPSU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
 	}
+	t.Parallel()
 	for _, psus := range []int{4, 1} {
-		rep, st := journeyRun(t, EmbeddedBank{TokenPairs: aspsp.TokenPairsOnePerPSU, PSUCount: psus})
-		t.Logf("%d PSUs: %s in %s; SCA journeys %d", psus, rep.Summary.Outcome, rep.Finished.Sub(rep.Started).Round(time.Millisecond), st.SCAJourneys())
-		if rep.Summary.ExitCode != ExitCompliant {
-			for _, s := range rep.Scenarios {
-				if s.Verdict != report.Passed && s.Verdict != report.NotApplicable {
-					t.Logf("  %s %s: %s", s.ID, s.Verdict, s.Reason)
+		t.Run(fmt.Sprintf("%d PSUs", psus), func(t *testing.T) {
+			t.Parallel()
+			rep, st := journeyRun(t, EmbeddedBank{TokenPairs: aspsp.TokenPairsOnePerPSU, PSUCount: psus})
+			t.Logf("%d PSUs: %s in %s; SCA journeys %d", psus, rep.Summary.Outcome, rep.Finished.Sub(rep.Started).Round(time.Millisecond), st.SCAJourneys())
+			if rep.Summary.ExitCode != ExitCompliant {
+				for _, s := range rep.Scenarios {
+					if s.Verdict != report.Passed && s.Verdict != report.NotApplicable {
+						t.Logf("  %s %s: %s", s.ID, s.Verdict, s.Reason)
+					}
 				}
+				t.Errorf("%d PSUs: outcome %s, want COMPLIANT", psus, rep.Summary.Outcome)
 			}
-			t.Errorf("%d PSUs: outcome %s, want COMPLIANT", psus, rep.Summary.Outcome)
-		}
+		})
 	}
 }
 
@@ -105,6 +112,9 @@ func TestRateLimitedBank(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
 	}
+	// Not beside the other runs (no t.Parallel): its requests keep to 20 a second, and on a
+	// loaded machine the refresh REFRESH-10 sends shortly before the end of a 3 s lifetime
+	// was held back past it (INCOMPLETE), as make test showed once.
 	rep, st := journeyRun(t, EmbeddedBank{RateLimit: aspsp.RateLimit{Requests: 20, Window: time.Second}})
 	t.Logf("rate-limited at 20/s: %s in %s; the bank answered 429 %d times", rep.Summary.Outcome, rep.Finished.Sub(rep.Started).Round(time.Millisecond), st.RateLimited)
 	if rep.Summary.ExitCode != ExitCompliant {

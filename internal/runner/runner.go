@@ -91,6 +91,9 @@ type Result struct {
 	Report   *report.Report
 	ExitCode int
 	OutDir   string
+	// LongestWait is the most a scenario waited on purpose (a token's or a code's
+	// expiry): with the exchanges, what a run cannot take less than.
+	LongestWait time.Duration
 }
 
 // Error is a run that could not produce a verdict; Code is its exit code.
@@ -376,7 +379,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if f, ok := console.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}
-	return &Result{Report: rep, OutDir: opts.OutDir, ExitCode: rep.Summary.ExitCode}, nil
+	return &Result{Report: rep, OutDir: opts.OutDir, ExitCode: rep.Summary.ExitCode, LongestWait: env.LongestWait()}, nil
 }
 
 // cancelledReason is the reason of a scenario an interruption cut short.
