@@ -48,6 +48,10 @@ type Env struct {
 	State *state.Store
 	// RunID names this run in the state file ("which run issued this token").
 	RunID string
+	// ResumeTLS resumes TLS sessions across the run's scenarios (resuming). Only for the
+	// embedded bank: a real bank's front end may not carry the client certificate into a
+	// resumed session, and its checks would then fail for the suite's shortcut.
+	ResumeTLS bool
 
 	// Consents lends the PSU's codes and grants between scenarios (nil: each scenario
 	// runs its own journeys).
@@ -221,8 +225,9 @@ func newWorld(env *Env) *World {
 }
 
 // client returns the HTTP client that acts as c (nil: a TPP presenting no certificate).
-// Each scenario has its own transports (its own connections); TLS sessions are resumed
-// across the run's scenarios, but never shared between certificates (sessionCache).
+// Each scenario has its own transports (its own connections); against the embedded bank
+// TLS sessions are resumed across the run's scenarios, never between certificates
+// (resuming).
 func (w *World) client(c *profile.Client) *http.Client {
 	key, actor, org := "none", "TPP without certificate", ""
 	if c != nil {
@@ -253,6 +258,9 @@ func (w *World) browser() *http.Client {
 // the same certificate's, so the bank sees the same client certificate either way; a
 // certificate the bank refused in the handshake left no session to resume.
 func (e *Env) resuming(conf *tls.Config, actor string) *tls.Config {
+	if !e.ResumeTLS {
+		return conf
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sessions == nil {

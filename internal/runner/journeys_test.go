@@ -30,11 +30,12 @@ func journeyRun(t *testing.T, bank EmbeddedBank) (*report.Report, aspsp.Stats) {
 }
 
 // The consent plan, measured at the bank: a full run's strong customer authentications.
+// Its runs go one at a time, alone (no t.Parallel): the counts depend on timing, and
+// runs side by side on a small machine cost a journey or two more.
 func TestJourneysAtTheBank(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
 	}
-	t.Parallel() // whole runs mostly wait: they go side by side (but TestRateLimitedBank)
 	cases := []struct {
 		name string
 		bank EmbeddedBank
@@ -64,7 +65,6 @@ func TestJourneysAtTheBank(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			rep, st := journeyRun(t, c.bank)
 			t.Logf("%s: %s; SCA journeys %d (approved %d, refused %d), abandoned %d, /authorize %d; the run said: %s",
 				c.name, rep.Summary.Outcome, st.SCAJourneys(), st.ConsentsApproved, st.ConsentsRefused, st.JourneysAbandoned, st.AuthorizeRequests, rep.Journeys.Plan)

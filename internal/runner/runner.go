@@ -274,7 +274,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, cannotRun(err)
 	}
-	env = &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate,
+	env = &steps.Env{Profile: prof, Redactor: redactor, NewPSUDriver: newDriver, Locate: index.locate, ResumeTLS: rep.Bank.Embedded,
 		State: store, RunID: rep.Started.UTC().Format(time.RFC3339), Consents: broker}
 	ended := newEndings(ctx, index)
 	godogOut := console
