@@ -523,7 +523,7 @@ func (w *World) refusedOnAPage() error {
 	if err := w.journeyInconclusive(); err != nil {
 		return w.inconclusive("%v", err)
 	}
-	ctrl, alt, o := w.control, w.altered, w.outcome
+	ctrl, alt := w.control, w.altered
 	if err := w.notAnAnswer(ctrl.page); err != nil {
 		return err // the positive control was rate-limited: nothing to compare with
 	}
@@ -537,6 +537,15 @@ func (w *World) refusedOnAPage() error {
 		w.note("refused at the first page: the bank answered %s, where the unaltered request reaches the login page %s", alt.where(), ctrl.where())
 		return nil
 	}
+	return w.stoppedByTheBank("a correct request", "the altered parameter")
+}
+
+// stoppedByTheBank decides whether a journey that reached no callback, after a login page
+// shown as for startedAs, was stopped by the bank on one of its pages (noted; nil), or
+// stopped for all the suite can tell for another reason than what the check is about
+// (inconclusive).
+func (w *World) stoppedByTheBank(startedAs, about string) error {
+	o := w.outcome
 	switch {
 	case o.Reported:
 		w.note("the person driving the journey reported that the bank stopped it on one of its pages")
@@ -545,7 +554,7 @@ func (w *World) refusedOnAPage() error {
 	case errors.Is(w.journeyErr, psu.ErrNoCallback):
 		w.note("the bank let the journey start; the PSU went through every step of the script and the bank stopped at %s (HTTP %d) without a redirect", o.LastURL, o.LastStatus)
 	default:
-		return w.inconclusive("the bank showed its login page as for a correct request, and the PSU script then stopped matching its pages (%s): the journey may have stopped for another reason than the altered parameter", journeyError(w.journeyErr))
+		return w.inconclusive("the bank showed its login page as for %s, and the PSU script then stopped matching its pages (%s): the journey may have stopped for another reason than %s", startedAs, journeyError(w.journeyErr), about)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stetconform/stetconform/internal/profile"
-	"github.com/stetconform/stetconform/internal/psu"
 )
 
 // cbpiiNotDeclared is why the @option:cbpii scenarios do not apply to a bank (applies).
@@ -202,17 +201,7 @@ func (w *World) bothRolesNeverGranted(ctx context.Context) error {
 		if err := w.journeyInconclusive(); err != nil {
 			return w.inconclusive("%v", err)
 		}
-		switch {
-		case o.Reported:
-			w.note("the person driving the journey reported that the bank stopped it on one of its pages")
-		case o.LastStatus >= 400 && o.LastStatus < 500 && o.LastStatus != http.StatusTooManyRequests:
-			w.note("the bank let the journey start, then stopped it at %s with HTTP %d", o.LastURL, o.LastStatus)
-		case errors.Is(w.journeyErr, psu.ErrNoCallback):
-			w.note("the bank let the journey start; the PSU went through every step of the script and the bank stopped at %s (HTTP %d) without a redirect", o.LastURL, o.LastStatus)
-		default:
-			return w.inconclusive("the bank showed its login page as for one role, and the PSU script then stopped matching its pages (%s): the journey may have stopped for another reason than the two roles", journeyError(w.journeyErr))
-		}
-		return nil
+		return w.stoppedByTheBank("one role", "the two roles")
 	}
 	q := o.Callback.Query()
 	if q.Get("code") == "" {
