@@ -98,12 +98,20 @@ func (w *World) keepRefreshed(c *profile.Client, a *answer) error {
 func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
 	w.keepRefreshAtEnd = true
 	if st := w.env.State; st != nil {
-		if kept, ok := st.TakeRefresh(w.p.Endpoints.Token, c.ClientID); ok {
+		// Said before the state file is looked at: a check leasing meanwhile must see a
+		// grant coming, or it asks for a consent (the state test saw that race).
+		b := w.env.Consents
+		if b != nil && w.making == "" {
+			b.Making(c.Name) // the other checks wait for this grant rather than a consent
+			w.making = c.Name
+		}
+		kept, ok := st.TakeRefresh(w.p.Endpoints.Token, c.ClientID)
+		if !ok && b != nil && w.making == c.Name {
+			b.Unmake(c.Name)
+			w.making = ""
+		}
+		if ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			if b := w.env.Consents; b != nil && w.making == "" {
-				b.Making(c.Name) // the other checks wait for this grant rather than a consent
-				w.making = c.Name
-			}
 			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
 			a := w.postToken(ctx, c, refreshForm(kept.RefreshToken, c.ClientID))
 			if err := w.keepRefreshed(c, a); err == nil {
@@ -114,6 +122,10 @@ func (w *World) holdsTokens(ctx context.Context, c *profile.Client) error {
 			}
 			w.note("the refresh token kept by run %s no longer works (%s): the PSU consents again", kept.KeptByRun, a)
 			w.tokens = nil
+			if b != nil && w.making == c.Name {
+				b.Unmake(c.Name) // the consent below says it again
+				w.making = ""
+			}
 		}
 	}
 	return w.hasTokens(ctx, c)
