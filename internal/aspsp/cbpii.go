@@ -149,9 +149,7 @@ var (
 // _links}. It is protected as the accounts resource is: signed requests where the bank
 // requires them, a certificate-bound Bearer token, and the token must grant cbpii.
 func (b *Bank) serveFundsConfirmations(w http.ResponseWriter, r *http.Request) {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 200 {
-		w.Header().Set("X-Request-ID", id)
-	}
+	echoRequestID(w, r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		b.writeSTETError(w, r, http.StatusMethodNotAllowed, "", "The funds-confirmations resource accepts POST only.")

@@ -310,15 +310,7 @@ func (tb *testBank) sealOf(kp *eidas.KeyPair) *eidas.KeyPair {
 	if !tb.cfg.RequireSignature {
 		return nil
 	}
-	switch kp {
-	case tb.pki.TPPA:
-		return tb.pki.TPPASeal
-	case tb.pki.TPPB:
-		return tb.pki.TPPBSeal
-	case tb.pki.TPPNoRole:
-		return tb.pki.TPPNoRoleSeal
-	}
-	return nil
+	return tb.sealFor(kp)
 }
 
 // expectTokenError checks an RFC 6749 error answer.

@@ -210,9 +210,7 @@ func (b *Bank) registerError(w http.ResponseWriter, status int, code, descriptio
 // serveRegister is POST /register (RFC 7591) and GET/PUT/DELETE /register/{client_id}
 // (RFC 7592).
 func (b *Bank) serveRegister(w http.ResponseWriter, r *http.Request) {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 200 {
-		w.Header().Set("X-Request-ID", id)
-	}
+	echoRequestID(w, r)
 	id := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, PathRegister), "/")
 	body, err := io.ReadAll(io.LimitReader(r.Body, registerBodyLimit+1))
 	if err != nil || len(body) > registerBodyLimit {

@@ -37,12 +37,18 @@ type account struct {
 	PSUStatus       string            `json:"psuStatus"`
 }
 
-// serveAccounts is GET /accounts: an AISP resource protected by a certificate-bound Bearer
-// token (RFC 6750, RFC 8705 section 3).
-func (b *Bank) serveAccounts(w http.ResponseWriter, r *http.Request) {
+// echoRequestID sends back the X-Request-ID of a request (STET's correlation header),
+// when it is of a sane length.
+func echoRequestID(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 200 {
 		w.Header().Set("X-Request-ID", id)
 	}
+}
+
+// serveAccounts is GET /accounts: an AISP resource protected by a certificate-bound Bearer
+// token (RFC 6750, RFC 8705 section 3).
+func (b *Bank) serveAccounts(w http.ResponseWriter, r *http.Request) {
+	echoRequestID(w, r)
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		b.writeSTETError(w, r, http.StatusMethodNotAllowed, "", "The accounts resource accepts GET only.")
