@@ -7,7 +7,7 @@ Feature: Confirmation of the availability of funds (CBPII)
   cbpii scope, the PSU's consent, the callback, the code exchanged without a scope. Only a
   TPP whose certificate carries PSP_IC gets it. The AISP and CBPII roles are never mixed:
   not in one grant, not by a refresh, and a token of one role does not open the other's
-  resources.
+  resources. A cbpii token expires and is bound to the TPP's certificate as an AISP token is.
 
   @CBPII-01
   Scenario: A cbpii token from the PSU's consent confirms the availability of funds
@@ -43,6 +43,21 @@ Feature: Confirmation of the availability of funds (CBPII)
     When the primary TPP refreshes the access token without a scope
     Then the bank answers 200 with a new Bearer access token
     And the new access token confirms the availability of funds
+
+  @BEARER-04 @expiry
+  Scenario: An expired cbpii access token is refused with invalid_token
+    Given the primary TPP holds a cbpii token from the PSU's consent
+    When the access token still confirms funds shortly before it expires
+    And the access token has expired
+    And the primary TPP asks the funds-confirmations resource to confirm funds with that access token
+    Then the bank refuses the expired access token with 401 and the error "invalid_token"
+
+  @BEARER-06 @client:second:PSP_IC
+  Scenario: A cbpii access token is refused over another TPP's certificate
+    Given the primary TPP holds a cbpii token from the PSU's consent
+    When the second TPP asks the funds-confirmations resource to confirm funds with the primary TPP's access token
+    Then the bank refuses the access token
+    And the second TPP's own cbpii access token confirms funds
 
   @REFRESH-07
   Scenario: A refresh of an AISP grant cannot add the cbpii scope

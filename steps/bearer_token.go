@@ -99,6 +99,23 @@ func (w *World) callAccounts(ctx context.Context, cert *profile.Client, scheme, 
 	return a
 }
 
+// callResource calls the resource of the scenario's role with token as cert: the accounts
+// resource for aisp, funds-confirmations for cbpii.
+func (w *World) callResource(ctx context.Context, cert *profile.Client, token string) *answer {
+	if w.role == profile.RoleCBPII {
+		return w.confirmFunds(ctx, cert, token)
+	}
+	return w.callAccounts(ctx, cert, "Bearer", token)
+}
+
+// resource names the resource of the scenario's role.
+func (w *World) resource() string {
+	if w.role == profile.RoleCBPII {
+		return roleCBPII.resource
+	}
+	return roleAISP.resource
+}
+
 // stillValidBeforeExpiry is the first half of the expiry check (BEARER-04): the token is
 // seen opening the accounts resource shortly before it expires, with the TPP's expiry gate
 // closed from then on, so that a refusal after the expiry can only be the expiry. A token
@@ -140,7 +157,7 @@ func (w *World) stillValidBeforeExpiry(ctx context.Context) error {
 		return w.inconclusive("the suite could not call the accounts resource before the access token's earliest expiry: it waited %s for consents under way to finish; run the expiry checks alone (--tags @expiry)", time.Since(closing).Round(time.Millisecond))
 	}
 	at := time.Now()
-	a := w.callAccounts(ctx, t.owner, "Bearer", t.access)
+	a := w.callResource(ctx, t.owner, t.access)
 	if a.err != nil || a.status != http.StatusOK {
 		w.openGate()
 		if err := w.notAnAnswer(a); err != nil {
@@ -178,7 +195,7 @@ func (w *World) refusedAsExpired(want string) error {
 	if err := w.notARefusal(a); err != nil {
 		return err
 	}
-	seen := fmt.Sprintf("the same token opened the accounts resource %s before its expiry", w.tokens.expiresAt().Sub(w.seenValidAt).Round(time.Millisecond))
+	seen := fmt.Sprintf("the same token opened the %s %s before its expiry", w.resource(), w.tokens.expiresAt().Sub(w.seenValidAt).Round(time.Millisecond))
 	switch {
 	case a.err != nil || a.status != http.StatusUnauthorized:
 		return fmt.Errorf("expected HTTP 401 with WWW-Authenticate: Bearer error=%q for the expired access token (%s); %s", want, seen, a)
@@ -285,15 +302,15 @@ func (w *World) ownTokenOpens(ctx context.Context) error {
 		w.inconclusiveWhy = ""
 		return w.inconclusive("positive control failed: the second TPP could not get its own access token (%v), so the refusal (%s) may be the second TPP's, not the token's", err, refused)
 	}
-	a := w.callAccounts(ctx, second, "Bearer", w.tokens.access)
+	a := w.callResource(ctx, second, w.tokens.access)
 	w.tokens = primary
 	if err := w.notAnAnswer(a); err != nil {
 		return err
 	}
 	if a.err != nil || a.status != http.StatusOK {
-		return w.inconclusive("positive control failed: the second TPP's own access token does not open the accounts resource either (%s), so the refusal of the primary TPP's token proves nothing", a)
+		return w.inconclusive("positive control failed: the second TPP's own access token does not open the %s either (%s), so the refusal of the primary TPP's token proves nothing", w.resource(), a)
 	}
-	w.note("positive control: the second TPP's own access token opens the accounts resource over its certificate")
+	w.note("positive control: the second TPP's own access token opens the %s over its certificate", w.resource())
 	return nil
 }
 
@@ -330,7 +347,7 @@ func (w *World) expiryAcrossRuns() error {
 	}
 	bank, client := w.p.Endpoints.Token, t.owner.ClientID
 	fresh := state.Token{Bank: bank, ClientID: client, AccessToken: t.access, IssuedAt: t.received,
-		ExpiresAt: t.expiresAt(), IssuedByRun: w.env.RunID}
+		ExpiresAt: t.expiresAt(), IssuedByRun: w.env.RunID, Role: w.role}
 	defer st.Keep(fresh)
 	w.keptAccess = true // a refresh or a revocation by another check would end it early
 	window := func(exp time.Time) string {
@@ -338,7 +355,7 @@ func (w *World) expiryAcrossRuns() error {
 			exp.Add(w.p.Options.ExpirySkew-wait).Format(time.RFC3339), exp.Add(-time.Second-w.p.Options.ExpirySkew).Format(time.RFC3339), st.Path())
 	}
 	for {
-		kept, ok := st.TakeNext(bank, client)
+		kept, ok := st.TakeNext(bank, client, w.role)
 		switch {
 		case !ok:
 			return w.skipBecause("%s; it is kept for a later run: %s", too, window(fresh.ExpiresAt))

@@ -27,6 +27,12 @@ func (w *World) registerCBPII(sc sentences) {
 		w.confirmFunds(ctx, w.named("primary"), w.tokens.access)
 		return nil
 	})
+	sc.Step(`^the access token still confirms funds shortly before it expires$`, w.stillValidBeforeExpiry)
+	sc.Step(`^the second TPP asks the funds-confirmations resource to confirm funds with the primary TPP's access token$`, func(ctx context.Context) error {
+		w.confirmFunds(ctx, w.named("second"), w.tokens.access)
+		return nil
+	})
+	sc.Step(`^the second TPP's own cbpii access token confirms funds$`, w.ownTokenOpens)
 	sc.Step(`^the bank answers 200 with the request and a boolean result$`, w.fundsConfirmed)
 	sc.Step(`^the new access token confirms the availability of funds$`, w.refreshedConfirmsFunds)
 	sc.Step(`^the bank refuses it for its scope$`, w.refusedForScope)

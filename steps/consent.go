@@ -13,6 +13,7 @@ import (
 
 	"github.com/stetconform/stetconform/features"
 	"github.com/stetconform/stetconform/internal/consent"
+	"github.com/stetconform/stetconform/internal/eidas"
 	"github.com/stetconform/stetconform/internal/profile"
 	"github.com/stetconform/stetconform/internal/psu"
 	"github.com/stetconform/stetconform/internal/report"
@@ -33,6 +34,10 @@ type demand struct {
 	young        bool // it watches a refresh token young (REFRESH-13); old: REFRESH-10
 	old          bool
 
+	// reads: the grants of other keys it reads as well (BEARER-06's control, the second
+	// TPP's own token).
+	reads []string
+
 	approve, refuse string // a When journey that others with the same key share
 	pkceJourney     bool   // a When approval with a PKCE challenge
 	abandon, wrong  bool   // a When abandon, a deliberately wrong request
@@ -48,6 +53,7 @@ var (
 	// A grant of the PSU's consent for the cbpii scope: kept apart from the TPP's aisp
 	// grants (consent.Key).
 	cbpiiGrantRe = regexp.MustCompile(`^the ` + tpp + ` TPP holds a cbpii token from the PSU's consent`)
+	ownTokenRe   = regexp.MustCompile(`^the ` + tpp + ` TPP's own (cbpii )?access token`)
 	consumeRe    = regexp.MustCompile(`revokes its refresh token$|has revoked its access token$|refreshes again with the previous refresh token$|exchanges the same code again$|holds a refresh token (?:younger|older) than|refreshes the primary TPP's refresh token`)
 	mutateRe     = regexp.MustCompile(`refreshes|has refreshed|shortly before it expires|has expired|revokes the primary TPP's refresh token`)
 	// A code exchanged with a scope, against STET's rule (TOKEN-15), leaves no grant to
@@ -82,6 +88,13 @@ func demandOf(texts []string) demand {
 		}
 		if m := cbpiiGrantRe.FindStringSubmatch(t); m != nil && d.grant == "" {
 			d.grant = consent.Key(m[1], profile.RoleCBPII)
+		}
+		if m := ownTokenRe.FindStringSubmatch(t); m != nil {
+			role := ""
+			if m[2] != "" {
+				role = profile.RoleCBPII
+			}
+			d.reads = append(d.reads, consent.Key(m[1], role))
 		}
 		if m := whenJourney.FindStringSubmatch(t); m != nil {
 			if m[1] == "approves" {
@@ -166,6 +179,9 @@ func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 		if d.grant != "" && (!d.old || endInThisRun) {
 			rem(d.grant).Uses[d.use]++
 		}
+		for _, k := range d.reads {
+			rem(k).Uses[consent.Read]++
+		}
 		if d.leavesGrant(p) && !d.exchanger {
 			plan.ScopeGrants[cmpOr(d.codeCheck, "primary")]++
 		}
@@ -204,10 +220,18 @@ func Plan(p *profile.Profile, scenarios []features.Scenario) consent.Plan {
 // be checked with this profile (skip); both empty: it runs.
 func applies(p *profile.Profile, tags []string) (na, skip string) {
 	for _, t := range tags {
-		if name, ok := strings.CutPrefix(t, "@client:"); ok && p.ClientByName(name) == nil {
-			// A missing optional client is the profile's gap, not the bank's choice: the
-			// check is skipped (a required one leaves the run incomplete), with what to add.
-			skip = fmt.Sprintf("the bank profile has no clients.%s: add one to check this (see fixtures/banks/template.yaml)", name)
+		// @client:NAME needs the profile's client NAME; @client:NAME:ROLE, one whose
+		// certificate carries the PSD2 role ROLE as well.
+		if name, ok := strings.CutPrefix(t, "@client:"); ok {
+			name, role, _ := strings.Cut(name, ":")
+			switch c := p.ClientByName(name); {
+			case c == nil:
+				// A missing optional client is the profile's gap, not the bank's choice: the
+				// check is skipped (a required one leaves the run incomplete), with what to add.
+				skip = fmt.Sprintf("the bank profile has no clients.%s: add one to check this (see fixtures/banks/template.yaml)", name)
+			case role != "" && c.Leaf != nil && !eidas.HasRole(c.Leaf, eidas.Role(role)):
+				skip = fmt.Sprintf("the certificate of clients.%s lacks the PSD2 role %s that this check needs: give it the QWAC of a TPP that holds %s to check this", name, role, role)
+			}
 		}
 		if t == "@client:expired" {
 			if e, pr := p.ClientByName("expired"), p.ClientByName("primary"); e != nil && pr != nil &&

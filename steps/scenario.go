@@ -79,7 +79,7 @@ func (s sentences) Step(pattern string, code any) {
 func (w *World) named(name string) *profile.Client { return w.p.ClientByName(name) }
 
 // before starts the scenario's result and decides whether it applies to this bank: a
-// scenario tagged @client:NAME needs that client in the bank profile.
+// scenario tagged @client:NAME needs that client in the bank profile (applies).
 func (w *World) before(ctx context.Context, sc *godog.Scenario) (context.Context, error) {
 	feature, line := "", 0
 	if w.env.Locate != nil {

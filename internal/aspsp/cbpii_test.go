@@ -291,6 +291,31 @@ func init() {
 			expectInsufficientScope(t, tb.accounts(tb.pki.TPPA, "Bearer "+tb.scopedAccess(tb.pki.TPPA, "cbpii")))
 		},
 	}
+	faultCases[FaultFundsExpiredTokenAccepted] = faultCase{
+		probe: func(tb *testBank) bool {
+			at := tb.scopedAccess(tb.pki.TPPA, "cbpii")
+			tb.clock.Advance(2 * DefaultAccessTokenLifetime)
+			return tb.funds(tb.pki.TPPA, "Bearer "+at, coverageBody).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			// The accounts resource still checks the expiry.
+			at := tb.scopedAccess(tb.pki.TPPA, "aisp")
+			tb.clock.Advance(2 * DefaultAccessTokenLifetime)
+			if a := tb.accounts(tb.pki.TPPA, "Bearer "+at); a.status != http.StatusUnauthorized {
+				t.Errorf("expired aisp token at the accounts resource: HTTP %d, want 401", a.status)
+			}
+		},
+	}
+	faultCases[FaultFundsTokenNotBound] = faultCase{
+		probe: func(tb *testBank) bool {
+			return tb.funds(tb.pki.TPPB, "Bearer "+tb.scopedAccess(tb.pki.TPPA, "cbpii"), coverageBody).status == http.StatusOK
+		},
+		also: func(t *testing.T, tb *testBank) {
+			if a := tb.accounts(tb.pki.TPPB, "Bearer "+tb.scopedAccess(tb.pki.TPPA, "aisp")); a.status != http.StatusUnauthorized {
+				t.Errorf("aisp token over another certificate at the accounts resource: HTTP %d, want 401", a.status)
+			}
+		},
+	}
 	faultCases[FaultAccountsAnyScope] = faultCase{
 		probe: func(tb *testBank) bool {
 			return tb.accounts(tb.pki.TPPA, "Bearer "+tb.scopedAccess(tb.pki.TPPA, "cbpii")).status == http.StatusOK

@@ -134,6 +134,10 @@ const (
 	FaultFundsResultString    = "funds-result-as-string"
 	FaultFundsAnyScope        = "funds-confirmation-any-scope"
 	FaultAccountsAnyScope     = "accounts-cbpii-accepted"
+	// A bank whose CBPII API sits behind another gateway than its AISP API, configured
+	// apart: the accounts resource checks what funds-confirmations does not.
+	FaultFundsExpiredTokenAccepted = "funds-expired-token-accepted"
+	FaultFundsTokenNotBound        = "funds-token-not-bound"
 
 	// Register API (register.go).
 	FaultRegisteredRedirectIgnored = "registered-redirect-uris-ignored"
@@ -217,6 +221,8 @@ const (
 	scBothRoles            = "AISP and CBPII rights are never granted together"
 	scRefreshAddsCBPII     = "A refresh of an AISP grant cannot add the cbpii scope"
 	scRefreshAddsAISP      = "A refresh of a cbpii grant cannot add the aisp scope"
+	scFundsExpiredToken    = "An expired cbpii access token is refused with invalid_token"
+	scFundsOtherCert       = "A cbpii access token is refused over another TPP's certificate"
 	scRegNoQWAC            = "The registered client's configuration is refused without the TPP's QWAC"
 	scRegNoToken           = "The registered client's configuration is refused without the registration access token"
 	scRegRedirect          = "Only the redirect URIs registered are honoured for a registered client"
@@ -389,10 +395,10 @@ var faultTable = []Fault{
 	{Name: FaultTokenGetServed, Description: "GET /token with the parameters in the query is served like the POST.",
 		Breaks: []string{"TOKEN-14"}, Scenarios: []string{scTokenGET}, Reason: `it answered the GET with HTTP 200`},
 
-	{Name: FaultExpiredTokenAccepted, Description: "The accounts resource does not check the access token's expiry.",
-		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken}, Reason: `expected HTTP 401 with WWW-Authenticate: Bearer error="invalid_token" for the expired access token \(the same token opened the accounts resource .* before its expiry\); HTTP 200`},
+	{Name: FaultExpiredTokenAccepted, Description: "The bank's resources do not check the access token's expiry.",
+		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken, scFundsExpiredToken}, Reason: `expected HTTP 401 with WWW-Authenticate: Bearer error="invalid_token" for the expired access token \(the same token opened the (accounts|funds-confirmations) resource .* before its expiry\); HTTP 200`},
 	{Name: FaultExpiredTokenNoInvalidToken, Description: "An expired access token gets 401 with a bare Bearer challenge, without error=\"invalid_token\".",
-		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken}, Reason: `expected WWW-Authenticate: Bearer error="invalid_token".*HTTP 401, WWW-Authenticate: Bearer realm="stet", Content-Type`},
+		Breaks: []string{"BEARER-04"}, Scenarios: []string{scExpiredToken, scFundsExpiredToken}, Reason: `expected WWW-Authenticate: Bearer error="invalid_token".*HTTP 401, WWW-Authenticate: Bearer realm="stet", Content-Type`},
 	// An expired token whose invalid_token is only in the STET error body is a warning
 	// (BEARER-04), not a failure.
 	{Name: FaultNoWWWAuthenticate, Description: "The accounts resource's 401 answers have no WWW-Authenticate header.",
@@ -403,7 +409,7 @@ var faultTable = []Fault{
 	{Name: FaultNoTokenNoChallenge, Description: "A request without an access token gets 401 without WWW-Authenticate (refused tokens still get their challenge).",
 		Breaks: []string{"BEARER-03"}, Scenarios: []string{scNoToken}, Reason: `expected a WWW-Authenticate: Bearer challenge with the 401 .*HTTP 401, Content-Type`},
 	{Name: FaultTokenNotBound, Description: "Access tokens are not bound to the certificate they were issued over.",
-		Breaks: []string{"BEARER-06"}, Scenarios: []string{scOtherCertificate}, Reason: `another TPP's certificate with HTTP 401 or 403; HTTP 200`},
+		Breaks: []string{"BEARER-06"}, Scenarios: []string{scOtherCertificate, scFundsOtherCert}, Reason: `another TPP's certificate with HTTP 401 or 403; HTTP 200`},
 	{Name: FaultTokenTamperedAccepted, Description: "The accounts resource finds an access token by its signature part and does not verify the rest: a tampered token is accepted.",
 		Breaks: []string{"BEARER-05"}, Scenarios: []string{scTamperedToken}, Reason: `expected HTTP 401 with WWW-Authenticate: Bearer error="invalid_token"; HTTP 200`},
 	// BEARER-09's check sends an unknown token too.
@@ -483,6 +489,10 @@ var faultTable = []Fault{
 		Breaks: []string{"CBPII-02"}, Scenarios: []string{scFundsAISPToken}, Reason: `expected HTTP 403 with error insufficient_scope for an access token that grants aisp, not cbpii .*; HTTP 200`},
 	{Name: FaultAccountsAnyScope, Description: "The accounts resource serves any valid access token, a cbpii one included.",
 		Breaks: []string{"CBPII-03"}, Scenarios: []string{scAccountsCBPIIToken}, Reason: `expected HTTP 403 with error insufficient_scope for an access token that grants cbpii, not aisp .*; HTTP 200`},
+	{Name: FaultFundsExpiredTokenAccepted, Description: "funds-confirmations does not check the access token's expiry (the accounts resource does).",
+		Breaks: []string{"BEARER-04"}, Scenarios: []string{scFundsExpiredToken}, Reason: `expected HTTP 401 with WWW-Authenticate: Bearer error="invalid_token" for the expired access token \(the same token opened the funds-confirmations resource .* before its expiry\); HTTP 200`},
+	{Name: FaultFundsTokenNotBound, Description: "funds-confirmations does not check that an access token is presented over the certificate it was issued to (the accounts resource does).",
+		Breaks: []string{"BEARER-06"}, Scenarios: []string{scFundsOtherCert}, Reason: `another TPP's certificate with HTTP 401 or 403; HTTP 200`},
 
 	// Register API: served by the reference bank with Config.Register.Enabled (the embedded
 	// bank of a run), or any of these faults.

@@ -47,7 +47,7 @@ func TestTPPCertificatesRoundTrip(t *testing.T) {
 		issuer *Authority
 	}{
 		{"TPP A", p.TPPA, OrgTPPA, []Role{RolePSPAI, RolePSPIC}, p.CA},
-		{"TPP B", p.TPPB, OrgTPPB, []Role{RolePSPAI}, p.CA},
+		{"TPP B", p.TPPB, OrgTPPB, []Role{RolePSPAI, RolePSPIC}, p.CA},
 		{"TPP without PSP_AI", p.TPPNoRole, OrgTPPNoRole, []Role{RolePSPIC}, p.CA},
 		{"TPP without PSP_IC", p.TPPNoIC, OrgTPPNoIC, []Role{RolePSPAI}, p.CA},
 		{"TPP A expired", p.TPPAExpired, OrgTPPA, []Role{RolePSPAI, RolePSPIC}, p.CA},

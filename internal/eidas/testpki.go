@@ -55,7 +55,7 @@ type TestPKI struct {
 	Untrusted     *Authority // a second root the bank does NOT trust
 	Server        *KeyPair   // bank server cert for 127.0.0.1, ::1 and localhost, issued by CA
 	TPPA          *KeyPair   // OrgTPPA, roles PSP_AI and PSP_IC
-	TPPB          *KeyPair   // OrgTPPB, PSP_AI
+	TPPB          *KeyPair   // OrgTPPB, roles PSP_AI and PSP_IC
 	TPPNoRole     *KeyPair   // OrgTPPNoRole, PSP_IC only (registered TPP lacking PSP_AI)
 	TPPNoIC       *KeyPair   // OrgTPPNoIC, PSP_AI only (registered TPP lacking PSP_IC: no cbpii)
 	TPPAExpired   *KeyPair   // TPP A's identity and roles, validity ended 24 h before now
@@ -99,7 +99,10 @@ func NewTestPKI(now time.Time) (*TestPKI, error) {
 	if p.TPPA, err = p.CA.IssueQWAC(reqA); err != nil {
 		return nil, err
 	}
-	if p.TPPB, err = p.CA.IssueQWAC(tpp(OrgTPPB, "Test TPP B SAS", "tpp-b.localhost", RolePSPAI)); err != nil {
+	// TPP B holds both roles, as many aggregators do: the second TPP of the checks that a
+	// token of either role is bound to its certificate (BEARER-06 for aisp and cbpii).
+	reqB := tpp(OrgTPPB, "Test TPP B SAS", "tpp-b.localhost", RolePSPAI, RolePSPIC)
+	if p.TPPB, err = p.CA.IssueQWAC(reqB); err != nil {
 		return nil, err
 	}
 	if p.TPPNoRole, err = p.CA.IssueQWAC(tpp(OrgTPPNoRole, "Test TPP NoRole SAS", "tpp-norole.localhost", RolePSPIC)); err != nil {
@@ -120,7 +123,7 @@ func NewTestPKI(now time.Time) (*TestPKI, error) {
 	if p.TPPASeal, err = p.CA.IssueQSealC(reqA); err != nil {
 		return nil, err
 	}
-	if p.TPPBSeal, err = p.CA.IssueQSealC(tpp(OrgTPPB, "Test TPP B SAS", "tpp-b.localhost", RolePSPAI)); err != nil {
+	if p.TPPBSeal, err = p.CA.IssueQSealC(reqB); err != nil {
 		return nil, err
 	}
 	if p.TPPNoRoleSeal, err = p.CA.IssueQSealC(tpp(OrgTPPNoRole, "Test TPP NoRole SAS", "tpp-norole.localhost", RolePSPIC)); err != nil {

@@ -77,8 +77,17 @@ func replaceClient(cs []client, c client) []client {
 // is added under tls:.
 func (f *fixture) load(t *testing.T, base, extraTLS string, clients []client) *profile.Profile {
 	t.Helper()
+	return f.loadRoles(t, base, extraTLS, clients, false)
+}
+
+// loadRoles is load, for a bank that offers the cbpii role as well where cbpii is set.
+func (f *fixture) loadRoles(t *testing.T, base, extraTLS string, clients []client, cbpii bool) *profile.Profile {
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: Test bank\nendpoints:\n  authorize: %s/oauth/authorize\n  token: %s/oauth/token\n  accounts: %s/v1/accounts\n", base, base, base)
+	if cbpii {
+		fmt.Fprintf(&b, "  funds_confirmations: %s/v1/funds-confirmations\nroles: [aisp, cbpii]\n", base)
+	}
 	fmt.Fprintf(&b, "tls:\n  ca: %s\n%s", eidas.FileCA, extraTLS)
 	b.WriteString("timeouts:\n  connect: 5s\n  request: 5s\nclients:\n")
 	for _, c := range clients {

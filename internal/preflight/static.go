@@ -153,6 +153,8 @@ func (s *statics) client(c *profile.Client) {
 		s.add(Fail, field, "the certificate has the PSP_IC role: the check that a TPP without it gets no cbpii access would be meaningless")
 	case c.Name == profile.ClientPrimary && s.p.HasRole(profile.RoleCBPII) && psd2 != nil && !hasIC:
 		s.add(Warn, field, "the certificate's PSD2 roles are %s, without PSP_IC: the bank declares the cbpii role, and may refuse this TPP cbpii access", roles(psd2))
+	case c.Name == profile.ClientSecond && s.p.HasRole(profile.RoleCBPII) && psd2 != nil && !hasIC:
+		s.add(Warn, field, "the certificate's PSD2 roles are %s, without PSP_IC: the bank declares the cbpii role, and the check that a cbpii token is bound to its TPP's certificate (BEARER-06) needs a second TPP with PSP_IC; it will be skipped", roles(psd2))
 	}
 
 	if c.Name == profile.ClientExpired {

@@ -46,6 +46,7 @@ func TestStatic(t *testing.T) {
 	tests := []struct {
 		name    string
 		tls     string
+		cbpii   bool // the bank offers the cbpii role too
 		clients []client
 		want    []expect
 		notWant []expect
@@ -125,6 +126,19 @@ func TestStatic(t *testing.T) {
 			},
 		},
 		{
+			name:    "second without PSP_IC at a bank offering cbpii",
+			cbpii:   true,
+			clients: replaceClient(defaultClients(), client{profile.ClientSecond, eidas.OrgTPPNoIC, "tpp-noic"}),
+			want:    []expect{{Warn, []string{"clients.second.certificate", "without PSP_IC", "BEARER-06", "skipped"}}},
+			notWant: []expect{{Fail, nil}},
+		},
+		{
+			name:    "second with PSP_IC at a bank offering cbpii",
+			cbpii:   true,
+			clients: defaultClients(),
+			notWant: []expect{{Warn, []string{"clients.second.certificate"}}},
+		},
+		{
 			name:    "insecure_skip_verify",
 			tls:     "  insecure_skip_verify: true\n",
 			clients: defaultClients(),
@@ -133,7 +147,7 @@ func TestStatic(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := f.load(t, base, tc.tls, tc.clients)
+			p := f.loadRoles(t, base, tc.tls, tc.clients, tc.cbpii)
 			got := Static(p, now)
 			for _, e := range tc.want {
 				if !has(got, e) {

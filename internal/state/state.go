@@ -23,6 +23,9 @@ type Token struct {
 	IssuedAt    time.Time `json:"issued_at"`
 	ExpiresAt   time.Time `json:"expires_at"` // issue time plus expires_in
 	IssuedByRun string    `json:"issued_by_run"`
+	// Role is the TPP role it was granted for ("" for aisp, cbpii): it is watched at that
+	// role's resource.
+	Role string `json:"role,omitempty"`
 }
 
 // Store is the state file. Safe for concurrent use.
@@ -149,14 +152,14 @@ func (s *Store) TakeExpired(bank, clientID string, now time.Time, skew time.Dura
 	return Token{}, false
 }
 
-// TakeNext removes and returns the kept token of bank and clientID that expires first,
-// expired or not.
-func (s *Store) TakeNext(bank, clientID string) (Token, bool) {
+// TakeNext removes and returns the kept token of bank, clientID and role that expires
+// first, expired or not.
+func (s *Store) TakeNext(bank, clientID, role string) (Token, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	best := -1
 	for i, t := range s.file.Tokens {
-		if t.Bank == bank && t.ClientID == clientID && (best < 0 || t.ExpiresAt.Before(s.file.Tokens[best].ExpiresAt)) {
+		if t.Bank == bank && t.ClientID == clientID && t.Role == role && (best < 0 || t.ExpiresAt.Before(s.file.Tokens[best].ExpiresAt)) {
 			best = i
 		}
 	}
