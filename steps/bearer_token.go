@@ -148,7 +148,8 @@ func (w *World) stillValidBeforeExpiry(ctx context.Context) error {
 		return err
 	}
 	closing := time.Now()
-	w.closeGate(t.owner.ClientID)
+	// The watch ends once the token is seen refused after its expiry.
+	w.closeGate(t.owner.ClientID, t.expiresAt().Add(w.p.Options.ExpirySkew+w.p.Timeouts.Request))
 	if err := w.sleep(ctx, time.Until(checkAt), "the moment to watch the access token expire"); err != nil {
 		return err
 	}

@@ -394,14 +394,21 @@ func (w *World) deferControl(c *profile.Client) bool {
 	// token of the TPP meanwhile (expiry_gate.go), nor hold back the code's exchange.
 	if w.consentGate == nil {
 		g := w.env.gate(c.ClientID)
-		since, ok := g.tryEnterConsent()
-		if !ok {
+		since, ok, watchesUntil := g.tryEnterConsent()
+		switch {
+		case ok:
+			w.consentGate, w.consentSince = g, since
+		case outlives(code, watchesUntil.Add(2*w.codeMargin())):
+			// An expiry check is watching, and the code outlives the watch: it goes on to
+			// the next check without a hold on the gate; its exchange waits for the watch.
+		default:
 			return false // an expiry check is watching: the code is exchanged now
 		}
-		w.consentGate, w.consentSince = g, since
 	}
-	code.Gate = &gateHold{w.consentGate, w.consentSince}
-	w.consentGate = nil
+	if w.consentGate != nil {
+		code.Gate = &gateHold{w.consentGate, w.consentSince}
+		w.consentGate = nil
+	}
 	w.deferred = w.env.Consents.Refused(code)
 	w.heldCode = nil
 	// If no check takes the code on before it is about to expire, the run exchanges it
@@ -434,19 +441,32 @@ func (w *World) inheritGate(code *consent.Code) {
 	}
 }
 
-// flushCodes exchanges at once the codes in the pool that hold clientID's gate open, so
-// that an expiry check about to watch a token of that TPP does not wait for them.
-func (e *Env) flushCodes(clientID string) {
+// flushCodes lets go of the holds that codes in the pool keep on clientID's gate, so that
+// an expiry check about to watch a token of that TPP, until watchEnd, does not wait for
+// them: a code that outlives the watch stays in the pool for the checks still to come (its
+// exchange will wait for the watch); any other is exchanged at once.
+func (e *Env) flushCodes(clientID string, watchEnd time.Time) {
 	if e.Consents == nil {
 		return
 	}
 	for _, n := range []string{"primary", "second"} {
 		if c := e.Profile.ClientByName(n); c != nil && c.ClientID == clientID {
-			for _, code := range e.Consents.ClaimGated(n) {
+			flush, released := e.Consents.ClaimGated(n, func(code *consent.Code) bool { return outlives(code, watchEnd) })
+			for _, h := range released {
+				if h, ok := h.(*gateHold); ok {
+					h.g.leaveConsent(h.since)
+				}
+			}
+			for _, code := range flush {
 				go e.exchangeFor(context.Background(), code, "when an expiry check began, no other check having taken it")
 			}
 		}
 	}
+}
+
+// outlives says whether code may still be sent after t.
+func outlives(code *consent.Code, t time.Time) bool {
+	return code.UsableUntil.IsZero() || code.UsableUntil.After(t)
 }
 
 // withDeferred turns a passed scenario whose deferred positive control did not succeed
@@ -573,7 +593,7 @@ func (w *World) registerGrant(c *profile.Client) {
 	}
 	b.Started(key, false, use, true)
 	if use != consent.Read {
-		l.Use = use // held alone since the exchange; a reader keeps it so until its end
+		l.Become(use) // held alone since the exchange; a reader keeps it so until its end
 	}
 	w.leases = append(w.leases, l)
 	w.spentLease = nil

@@ -18,6 +18,9 @@ type gate struct {
 	cond                              *sync.Cond
 	consents, watches, waitingWatches int
 	longest                           time.Duration // the longest consent so far
+	// until is when the watches under way or waiting end, at the latest: a code that
+	// outlives it can wait for its exchange, and goes on from check to check meanwhile.
+	until time.Time
 }
 
 func newGate() *gate {
@@ -36,15 +39,16 @@ func (g *gate) enterConsent() time.Time {
 	return time.Now()
 }
 
-// tryEnterConsent begins a consent unless a watch holds or waits for the gate.
-func (g *gate) tryEnterConsent() (time.Time, bool) {
+// tryEnterConsent begins a consent unless a watch holds or waits for the gate; then it
+// says when the watches end.
+func (g *gate) tryEnterConsent() (since time.Time, ok bool, watchesUntil time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.watches > 0 || g.waitingWatches > 0 {
-		return time.Time{}, false
+		return time.Time{}, false, g.until
 	}
 	g.consents++
-	return time.Now(), true
+	return time.Now(), true, time.Time{}
 }
 
 // leaveConsent ends a consent that began at start; the longest one so far tells how early
@@ -57,9 +61,13 @@ func (g *gate) leaveConsent(start time.Time) {
 	g.cond.Broadcast()
 }
 
-func (g *gate) enterWatch() {
+// enterWatch begins a watch that ends by until, once the consents under way are over.
+func (g *gate) enterWatch(until time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.watches == 0 && g.waitingWatches == 0 || until.After(g.until) {
+		g.until = until
+	}
 	g.waitingWatches++
 	for g.consents > 0 {
 		g.cond.Wait()
@@ -137,14 +145,14 @@ func (w *World) leaveConsent() {
 	}
 }
 
-// closeGate starts a watch of clientID's token: no consent of that TPP until openGate (or
-// the scenario's end).
-func (w *World) closeGate(clientID string) {
+// closeGate starts a watch of clientID's token that ends by until: no consent of that TPP
+// until openGate (or the scenario's end).
+func (w *World) closeGate(clientID string, until time.Time) {
 	w.openGate()
 	w.leaveConsent()
-	w.env.flushCodes(clientID)
+	w.env.flushCodes(clientID, until.Add(2*w.codeMargin()))
 	g := w.env.gate(clientID)
-	g.enterWatch()
+	g.enterWatch(until)
 	w.heldGate = g
 }
 

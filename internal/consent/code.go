@@ -207,10 +207,19 @@ func (b *Broker) Claim(c *Code) bool {
 	return false
 }
 
-// ClaimGated takes back every code of tpp in the pool that carries a Gate hold, for an
-// exchange now: an expiry check is about to watch a token of the TPP.
-func (b *Broker) ClaimGated(tpp string) []*Code {
-	return b.claimWhere(func(c *Code) bool { return c.TPP == tpp && c.Gate != nil })
+// ClaimGated answers an expiry check about to watch a token of tpp: of the codes of tpp in
+// the pool that carry a Gate hold, it takes back those keep refuses, for an exchange now,
+// and takes the hold off the others (released), which stay in the pool.
+func (b *Broker) ClaimGated(tpp string, keep func(*Code) bool) (claimed []*Code, released []any) {
+	b.mu.Lock()
+	for _, c := range b.codes {
+		if c.TPP == tpp && c.Gate != nil && keep(c) {
+			released = append(released, c.Gate)
+			c.Gate = nil
+		}
+	}
+	b.mu.Unlock()
+	return b.claimWhere(func(c *Code) bool { return c.TPP == tpp && c.Gate != nil }), released
 }
 
 // claimWhere takes from the pool, held, every code that match says.

@@ -108,6 +108,30 @@ func TestGrantsAreReadTogetherChangedAloneConsumedLast(t *testing.T) {
 	}
 }
 
+// Two consumers, each seeing the other's grant still live, do not take the last two
+// grants while a reader is still to come: the second makes a grant of its own.
+func TestConsumersLeaveAGrantForTheReadersToCome(t *testing.T) {
+	b := New(Options{})
+	b.SetPlan(Plan{Remaining: map[string]*Remaining{"primary": {Uses: [4]int{1, 0, 2, 0}}}})
+	ctx := context.Background()
+	g1 := b.Add(journeyCode(t, b, "primary"), "tokens-1", Read)
+	g2 := b.Add(journeyCode(t, b, "primary"), "tokens-2", Read)
+	g1.Release(true, nil)
+	g2.Release(true, nil)
+	c1 := b.Lease(ctx, "primary", GrantWant{Use: Consume})
+	if c1 == nil {
+		t.Fatal("the first consumer got no grant, with two live")
+	}
+	b.Started("primary", false, Consume, true)
+	if c2 := b.Lease(ctx, "primary", GrantWant{Use: Consume, Wait: 10 * time.Millisecond}); c2 != nil {
+		t.Fatal("the second consumer took the last grant not consumed while a reader is still to come")
+	}
+	b.Unmake("primary")
+	if r := b.Lease(ctx, "primary", GrantWant{Use: Read}); r == nil || r.Grant == c1.Grant {
+		t.Fatal("the reader did not get the grant the consumers left")
+	}
+}
+
 // With one token pair per PSU, a PSU whose consent for a TPP is in use is not sent on a
 // new journey for that TPP; the pool's other PSUs are, and a lone PSU waits.
 func TestOnePairPerPSUNeverSupersedesAGrantInUse(t *testing.T) {
@@ -282,5 +306,33 @@ func TestRolesKeepTheirOwnGrantsAndCodes(t *testing.T) {
 	plan := Plan{Remaining: map[string]*Remaining{aisp: {Uses: [4]int{3, 1, 0, 0}}, cbpii: {Uses: [4]int{2, 1, 0, 0}}}}
 	if got := plan.Journeys().Approvals; got != 2 {
 		t.Fatalf("a plan with aisp and cbpii grant uses counts %d approvals, want 2 (one consent per role)", got)
+	}
+}
+
+// An expiry check about to watch a token takes back, for an exchange now, the codes that
+// would not outlive its watch; the others only lose their hold on its gate and stay in
+// the pool for the negative checks still to come.
+func TestClaimGatedLeavesTheCodesThatOutliveTheWatch(t *testing.T) {
+	b := New(Options{})
+	tk, err := b.Journey(context.Background(), "primary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := tk.NewCode("short", "", time.Now(), time.Now(), time.Now().Add(time.Second))
+	long := tk.NewCode("long", "", time.Now(), time.Now(), time.Now().Add(time.Hour))
+	tk.Done()
+	short.Gate, long.Gate = "hold-short", "hold-long"
+	b.Refused(short)
+	b.Refused(long)
+	watchEnd := time.Now().Add(time.Minute)
+	claimed, released := b.ClaimGated("primary", func(c *Code) bool { return c.UsableUntil.After(watchEnd) })
+	if len(claimed) != 1 || claimed[0] != short {
+		t.Fatalf("claimed %v, want the short-lived code only", claimed)
+	}
+	if len(released) != 1 || released[0] != "hold-long" || long.Gate != nil {
+		t.Fatalf("released %v (long's gate %v), want the long-lived code's hold", released, long.Gate)
+	}
+	if c := b.TakeCode(context.Background(), "primary", CodeWant{Link: true}); c != long {
+		t.Fatal("the long-lived code did not stay in the pool for the next negative check")
 	}
 }

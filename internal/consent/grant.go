@@ -15,7 +15,9 @@ type Grant struct {
 	psu     int
 	readers int
 	held    bool // a Mutate or Consume check holds it
-	retired bool // consumed, spoiled or superseded: never lent again (its Code replayed)
+	// consumed: a Consume check holds it, and it will not be lent again.
+	consumed bool
+	retired  bool // consumed, spoiled or superseded: never lent again (its Code replayed)
 }
 
 // Lease is one check's use of a grant.
@@ -82,7 +84,7 @@ func (b *Broker) Lease(ctx context.Context, tpp string, want GrantWant) *Lease {
 				g.held = true
 				return &Lease{b: b, Grant: g, Use: Read, Refresh: true}
 			case want.Use != Read && !g.held && g.readers == 0 && b.mayTake(tpp, g, want.Use):
-				g.held = true
+				g.held, g.consumed = true, want.Use == Consume
 				return &Lease{b: b, Grant: g, Use: want.Use}
 			case want.Use == Consume && !b.mayTake(tpp, g, want.Use):
 				// kept for the readers and changers still to come
@@ -162,11 +164,23 @@ func (b *Broker) mayTake(tpp string, g *Grant, use Use) bool {
 		return true
 	}
 	for _, o := range b.live(tpp) {
-		if o != g {
+		// Not one another consuming check holds: two such checks, each seeing the
+		// other's grant, would otherwise take the last two.
+		if o != g && !o.consumed {
 			return true
 		}
 	}
 	return false
+}
+
+// Become changes what the check that made the grant does with it (Add lent it as it came
+// from the code exchange): a check that consumes it says so, for mayTake.
+func (l *Lease) Become(use Use) {
+	b := l.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l.Use = use
+	l.Grant.consumed = use == Consume || use == Replay
 }
 
 // live are tpp's grants that may still be lent. b.mu is held.
@@ -191,7 +205,7 @@ func (b *Broker) Add(code *Code, tokens any, use Use) *Lease {
 	if use == Read {
 		g.readers++
 	} else {
-		g.held = true
+		g.held, g.consumed = true, use == Consume || use == Replay
 	}
 	return &Lease{b: b, Grant: g, Use: use}
 }
@@ -226,7 +240,7 @@ func (b *Broker) AddKept(tpp string, tokens any, use Use) *Lease {
 	if use == Read {
 		g.readers++
 	} else {
-		g.held = true
+		g.held, g.consumed = true, use == Consume || use == Replay
 	}
 	b.cond.Broadcast()
 	return &Lease{b: b, Grant: g, Use: use}
