@@ -87,7 +87,7 @@ func (b *Bank) roleFamilies(scopes []string) (aisp, cbpii bool) {
 // is asked to authenticate for a grant the bank would never give. nil under
 // aisp-cbpii-combined.
 func (b *Bank) checkRoleMix(scopes []string) error {
-	if aisp, cbpii := b.roleFamilies(scopes); aisp && cbpii && !b.faults.has(FaultAISPCBPIICombined) {
+	if aisp, cbpii := b.roleFamilies(scopes); aisp && cbpii && !b.faults.has(FaultAISPCBPIICombined) && !b.faults.has(FaultAISPCBPIICombinedSilently) {
 		return fosite.ErrInvalidScope.WithHint("AISP and CBPII scopes cannot be granted together: ask for each role in its own authorization request.")
 	}
 	return nil

@@ -277,6 +277,19 @@ func init() {
 			expectTokenError(t, tb.token(tb.pki.TPPA, f), 400, "invalid_scope")
 		},
 	}
+	faultCases[FaultAISPCBPIICombinedSilently] = faultCase{
+		probe: func(tb *testBank) bool {
+			cb := tb.callback(scopedQuery(eidas.OrgTPPA, "aisp cbpii"), "accept")
+			if cb.Get("code") == "" {
+				return false
+			}
+			a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, cb.Get("code")))
+			at := a.field("access_token")
+			return a.status == http.StatusOK && a.field("scope") == "" && at != "" &&
+				tb.accounts(tb.pki.TPPA, "Bearer "+at).status == http.StatusOK &&
+				tb.funds(tb.pki.TPPA, "Bearer "+at, coverageBody).status == http.StatusOK
+		},
+	}
 	faultCases[FaultFundsResultString] = faultCase{
 		probe: func(tb *testBank) bool {
 			f := tb.funds(tb.pki.TPPA, "Bearer "+tb.scopedAccess(tb.pki.TPPA, "cbpii"), coverageBody)

@@ -130,6 +130,9 @@ const (
 	// CBPII (cbpii.go).
 	FaultCBPIIRoleNotChecked  = "cbpii-role-not-checked"
 	FaultAISPCBPIICombined    = "aisp-cbpii-combined"
+	// The same, with token responses that do not say their scope (RFC 6749 section 5.1
+	// allows it when it is the scope asked for): only the resources tell.
+	FaultAISPCBPIICombinedSilently = "aisp-cbpii-combined-silently"
 	FaultRefreshAddsOtherRole = "refresh-adds-other-role"
 	FaultFundsResultString    = "funds-result-as-string"
 	FaultFundsAnyScope        = "funds-confirmation-any-scope"
@@ -480,6 +483,8 @@ var faultTable = []Fault{
 	// the code's token response says both scopes.
 	{Name: FaultAISPCBPIICombined, Description: "An authorization request for aisp and cbpii at once is served, and one grant holds both roles.",
 		Breaks: []string{"AUTHZ-10"}, Scenarios: []string{scBothRoles}, Reason: `the bank granted "aisp cbpii" in one grant`},
+	{Name: FaultAISPCBPIICombinedSilently, Description: "As aisp-cbpii-combined, and token responses leave out the scope granted.",
+		Breaks: []string{"AUTHZ-10"}, Scenarios: []string{scBothRoles}, Reason: `in one grant: its token, issued without a scope in the answer, opens both the accounts \(HTTP 200.*and the funds-confirmations resources \(HTTP 200`},
 	// The wider scope of the AISP refresh check (pisp) is still refused.
 	{Name: FaultRefreshAddsOtherRole, Description: "A refresh asking for the other role's scope (cbpii on an aisp grant, aisp on a cbpii grant) gets it; other scopes are still refused.",
 		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `the bank widened the grant to "[a-z ]+", adding the other role's scope (cbpii|aisp)`},

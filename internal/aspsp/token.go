@@ -245,6 +245,9 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 	if b.faults.has(FaultExpiresInZero) {
 		m["expires_in"] = 0
 	}
+	if b.faults.has(FaultAISPCBPIICombinedSilently) {
+		delete(m, "scope")
+	}
 	if b.faults.has(FaultRefreshNotRotated) && grant == "refresh_token" {
 		delete(m, "refresh_token")
 	}
