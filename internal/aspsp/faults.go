@@ -128,15 +128,15 @@ const (
 	FaultSealOfAnyTPPAccepted     = "seal-of-any-tpp-accepted"
 
 	// CBPII (cbpii.go).
-	FaultCBPIIRoleNotChecked  = "cbpii-role-not-checked"
-	FaultAISPCBPIICombined    = "aisp-cbpii-combined"
+	FaultCBPIIRoleNotChecked = "cbpii-role-not-checked"
+	FaultAISPCBPIICombined   = "aisp-cbpii-combined"
 	// The same, with token responses that do not say their scope (RFC 6749 section 5.1
 	// allows it when it is the scope asked for): only the resources tell.
 	FaultAISPCBPIICombinedSilently = "aisp-cbpii-combined-silently"
-	FaultRefreshAddsOtherRole = "refresh-adds-other-role"
-	FaultFundsResultString    = "funds-result-as-string"
-	FaultFundsAnyScope        = "funds-confirmation-any-scope"
-	FaultAccountsAnyScope     = "accounts-cbpii-accepted"
+	FaultRefreshAddsOtherRole      = "refresh-adds-other-role"
+	FaultFundsResultString         = "funds-result-as-string"
+	FaultFundsAnyScope             = "funds-confirmation-any-scope"
+	FaultAccountsAnyScope          = "accounts-cbpii-accepted"
 	// A bank whose CBPII API sits behind another gateway than its AISP API, configured
 	// apart: the accounts resource checks what funds-confirmations does not.
 	FaultFundsExpiredTokenAccepted = "funds-expired-token-accepted"
