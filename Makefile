@@ -31,10 +31,14 @@ fleet: build
 	./$(BIN) fleet --out '$(OUT)/fleet' $(if $(TAGS),--tags '$(TAGS)') $(BANKS)
 
 ## test: the project's own tests (unit tests, the suites that prove the suite)
+# -p: how many test binaries run at once (go test's default is one per CPU). The suites'
+# packages (./suites, ./suites/browser, ./suites/hostile/part1..4) and ./internal/runner
+# mostly wait, for a token to expire or a hostile bank to time out: they run side by side.
+TEST_P ?= 8
 test:
 	$(GO) vet ./...
 	@mkdir -p bin && rm -f bin/fault-matrix.txt
-	STETCONFORM_MATRIX_OUT=$(CURDIR)/bin/fault-matrix.txt $(GO) test -count=1 -timeout 40m ./...
+	STETCONFORM_MATRIX_OUT=$(CURDIR)/bin/fault-matrix.txt $(GO) test -p $(TEST_P) -count=1 -timeout 40m ./...
 	@cat bin/fault-matrix.txt 2>/dev/null || true
 
 ## bench: a whole run against the embedded bank (start included) beside its floor, a fleet of 20 banks beside 1
