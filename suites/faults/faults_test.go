@@ -1,4 +1,4 @@
-package suites
+package faults
 
 import (
 	"encoding/json"
