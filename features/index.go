@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	gherkin "github.com/cucumber/gherkin/go/v26"
 	messages "github.com/cucumber/messages/go/v21"
@@ -39,8 +40,30 @@ func Key(file, name string, steps []string) string {
 	return path.Base(file) + "\x00" + name + "\x00" + strings.Join(steps, "\x00")
 }
 
-// Scenarios parses every feature file, in file name order.
+// Scenarios returns every scenario of the feature files, in file name order. The files
+// are embedded, so they are parsed once a process (a run asks for them twice, a fleet once
+// a bank); each caller gets its own copy.
 func Scenarios() ([]Scenario, error) {
+	parsed.once.Do(func() { parsed.all, parsed.err = parseScenarios() })
+	if parsed.err != nil {
+		return nil, parsed.err
+	}
+	out := make([]Scenario, len(parsed.all))
+	for i, s := range parsed.all {
+		s.Tags, s.Steps = slices.Clone(s.Tags), slices.Clone(s.Steps)
+		out[i] = s
+	}
+	return out, nil
+}
+
+var parsed struct {
+	once sync.Once
+	all  []Scenario
+	err  error
+}
+
+// parseScenarios parses every feature file, in file name order.
+func parseScenarios() ([]Scenario, error) {
 	files, err := fs.Glob(FS, "*.feature")
 	if err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
 // Package suites proves the suite itself: the features pass against the reference bank,
-// every named fault of the reference bank is caught by exactly the checks it breaks, a
-// hostile bank cannot hang or crash a run, and no secret reaches a report. The suites
-// drive the same runner and the same binary users do.
+// no secret reaches a report, the command behaves as documented. Its sibling packages
+// prove that every named fault of the reference bank is caught by exactly the checks it
+// breaks (faults: the fault matrix), that a hostile bank cannot hang or crash a run
+// (hostile/part1..4), and a run with the PSU in Chromium (browser); go test runs them side
+// by side. The suites drive the same runner and the same binary users do.
 package suites
 
 import (
@@ -34,11 +36,6 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(os.Setenv("XDG_STATE_HOME", stateHome)).To(Succeed())
 	DeferCleanup(os.RemoveAll, stateHome)
-	// The fault matrix's runs go on while the other specs run (faults_test.go).
-	if matrixWillRun() {
-		startMatrix()
-	}
-	DeferCleanup(endMatrix)
 })
 
 var _ = SynchronizedAfterSuite(func() {}, func() {

@@ -156,6 +156,7 @@ type Bank struct {
 	rate     *clientRateLimiter           // Config.RateLimit
 	stats    *counters
 	reg      *registry // clients of the register API (nil: not served)
+	verified verifiedChains
 
 	mu       sync.Mutex
 	srv      *http.Server

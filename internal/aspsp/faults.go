@@ -238,7 +238,7 @@ const (
 const refusedWith200 = `it answered HTTP 200, .*with an access token`
 
 // faultTable is the catalogue: the one place where a fault's description and what a run
-// against it must show are declared. suites/faults_test.go runs the features against each
+// against it must show are declared. suites/faults/faults_test.go runs the features against each
 // fault and fails when the run shows anything else.
 //
 // The expectations follow the verdict rules of the steps: a scenario whose precondition

@@ -2,7 +2,9 @@ package aspsp
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -301,7 +304,7 @@ func (b *Bank) registeredClient(ctx context.Context, id string) (fosite.Client, 
 // so that only the expiry is ignored.
 func (b *Bank) verifyClientCert(chain []*x509.Certificate) error {
 	now := b.now()
-	err := eidas.VerifyClient(chain, b.roots, now)
+	err := b.verifyChain(chain, now)
 	var unknown x509.UnknownAuthorityError
 	if errors.As(err, &unknown) && b.faults.has(FaultUntrustedCertAccepted) {
 		return nil // the issuer is not checked; the organizationIdentifier still is
@@ -315,7 +318,61 @@ func (b *Bank) verifyClientCert(chain []*x509.Certificate) error {
 	} else if at.Before(leaf.NotBefore) {
 		at = leaf.NotBefore
 	}
-	return eidas.VerifyClient(chain, b.roots, at)
+	return b.verifyChain(chain, at)
+}
+
+// verifiedChains remembers the client certificate chains that verified, so that the bank
+// verifies a TPP's chain (signatures up to the test CA) once, not at each of its requests:
+// a run sends a hundred, over a handful of certificates.
+type verifiedChains struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]validity
+}
+
+// validity is when a chain that verified once verifies again: while every certificate
+// presented, and the CA, is within its validity period, the same chain still leads to the
+// CA; at any other time the chain is verified again.
+type validity struct{ from, until time.Time }
+
+// verifyChain is eidas.VerifyClient against the bank's roots at time at, remembering the
+// chains that verified.
+func (b *Bank) verifyChain(chain []*x509.Certificate, at time.Time) error {
+	h := sha256.New()
+	win := validity{b.cfg.PKI.CA.Cert.NotBefore, b.cfg.PKI.CA.Cert.NotAfter}
+	for _, c := range chain {
+		if c == nil {
+			return eidas.VerifyClient(chain, b.roots, at)
+		}
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
+		h.Write(n[:])
+		h.Write(c.Raw)
+		if c.NotBefore.After(win.from) {
+			win.from = c.NotBefore
+		}
+		if c.NotAfter.Before(win.until) {
+			win.until = c.NotAfter
+		}
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	v := &b.verified
+	v.mu.Lock()
+	w, ok := v.m[key]
+	v.mu.Unlock()
+	if ok && !at.Before(w.from) && !at.After(w.until) {
+		return nil
+	}
+	err := eidas.VerifyClient(chain, b.roots, at)
+	if err == nil && !at.Before(win.from) && !at.After(win.until) {
+		v.mu.Lock()
+		if v.m == nil || len(v.m) >= 256 {
+			v.m = map[[sha256.Size]byte]validity{}
+		}
+		v.m[key] = win
+		v.mu.Unlock()
+	}
+	return err
 }
 
 // tokenError is the RFC 6749 section 5.2 error body.

@@ -1,4 +1,10 @@
-package suites
+// Package hostile proves that a hostile bank (suites/hostilebank) gets a clear verdict
+// within the profile's timeouts, with bounded memory, and never hangs or crashes a run.
+// Its runs mostly wait (for a hang to time out, for a grant that never comes), and each
+// checks what the whole process holds after it (goroutines, heap), so one runs at a time
+// in a process: the behaviours are shared among the packages part1 to part4, which go
+// test runs side by side, each in its own process.
+package hostile
 
 import (
 	"context"
@@ -145,16 +151,73 @@ const hostileWallBound = 90 * time.Second
 // 16 scenarios at once).
 const heapBound = 128 << 20
 
-var _ = Describe("a hostile bank", Label("hostile"), func() {
-	It("lists every behaviour here, once", func() {
-		var listed []hostilebank.Behaviour
-		for _, c := range hostileCases {
-			listed = append(listed, c.behaviour)
-		}
-		Expect(listed).To(ConsistOf(hostilebank.Behaviours()))
-	})
+// Parts shares the behaviours among the packages part1 to part4 (Parts[0] is part1's), so
+// that each takes about 50 s on an idle machine: the runs of the behaviours that hang or
+// trickle take 20 to 30 s, those where /token or /authorize misbehave about 10 s (the
+// checks wait for a grant that never comes), the others 2 s or less.
+var Parts = [][]hostilebank.Behaviour{
+	{hostilebank.TokenEndlessBody, hostilebank.TokenMalformedJSON, hostilebank.TokenWrongTypes,
+		hostilebank.TLSClientCAMismatch, hostilebank.TLSClosedOnAccept},
+	{hostilebank.TokenHangs, hostilebank.TokenHTMLPage, hostilebank.TokenReset,
+		hostilebank.Accounts500Body, hostilebank.Accounts500Empty, hostilebank.TLSUntrustedServer},
+	{hostilebank.TokenTrickles, hostilebank.Token500Body, hostilebank.Token500Empty,
+		hostilebank.Accounts503Body, hostilebank.Accounts503Empty, hostilebank.TLSOldVersionsOnly},
+	{hostilebank.TokenHugeBody, hostilebank.Token503Body, hostilebank.Token503Empty,
+		hostilebank.AuthorizeRedirectLoop, hostilebank.AuthorizeForeignRedirect},
+}
 
+// DescribePart declares the specs of the behaviours of Parts[part-1], for the suite of
+// the package part<part>.
+func DescribePart(part int) bool {
+	return Describe(fmt.Sprintf("a hostile bank (part %d of %d)", part, len(Parts)), Label("hostile"), func() {
+		It("lists every behaviour once among the parts, each with a case", func() {
+			Expect(partsProblems()).To(BeEmpty())
+		})
+		for _, c := range hostileCases {
+			if !slices.Contains(Parts[part-1], c.behaviour) {
+				continue
+			}
+			hostileSpec(c)
+		}
+	})
+}
+
+// partsProblems says how Parts and hostileCases differ from hostilebank.Behaviours, each
+// listed once: nil when every behaviour is in exactly one part and has exactly one case.
+func partsProblems() []string {
+	var out []string
+	inParts, inCases := map[hostilebank.Behaviour]int{}, map[hostilebank.Behaviour]int{}
+	for _, p := range Parts {
+		for _, b := range p {
+			inParts[b]++
+		}
+	}
 	for _, c := range hostileCases {
+		inCases[c.behaviour]++
+	}
+	all := hostilebank.Behaviours()
+	for _, b := range all {
+		if inParts[b] != 1 || inCases[b] != 1 {
+			out = append(out, fmt.Sprintf("%s: in %d parts, %d cases (want 1 and 1)", b, inParts[b], inCases[b]))
+		}
+	}
+	for b := range inParts {
+		if !slices.Contains(all, b) {
+			out = append(out, fmt.Sprintf("%s: in Parts, not a behaviour of hostilebank", b))
+		}
+	}
+	for b := range inCases {
+		if !slices.Contains(all, b) {
+			out = append(out, fmt.Sprintf("%s: a case, not a behaviour of hostilebank", b))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hostileSpec declares the spec of one behaviour.
+func hostileSpec(c hostileCase) {
+	{
 		title := fmt.Sprintf("gets a clear failed verdict, within the timeouts, from %s", c.behaviour)
 		if c.setup != "" {
 			title = fmt.Sprintf("stops with a SETUP ERROR naming the cause, before any check, on %s", c.behaviour)
@@ -240,7 +303,7 @@ var _ = Describe("a hostile bank", Label("hostile"), func() {
 			}
 		})
 	}
-})
+}
 
 // touches says whether scenario s checks one of the requirements.
 func touches(s report.ScenarioResult, reqs []string) bool {
