@@ -33,6 +33,9 @@ type demand struct {
 	needsCode    bool // it replays the code of its grant
 	young        bool // it watches a refresh token young (REFRESH-13); old: REFRESH-10
 	old          bool
+	// watchesExpiry: it watches its grant's access token expire (BEARER-04), which must
+	// have time left for that.
+	watchesExpiry bool
 
 	// reads: the grants of other keys it reads as well (BEARER-06's control, the second
 	// TPP's own token).
@@ -121,6 +124,9 @@ func demandOf(texts []string) demand {
 		}
 		if strings.Contains(t, "exchanges the same code again") {
 			d.needsCode = true
+		}
+		if strings.Contains(t, "shortly before it expires") {
+			d.watchesExpiry = true
 		}
 	}
 	if d.grant != "" {
@@ -553,12 +559,16 @@ func (w *World) lease(ctx context.Context, c *profile.Client) bool {
 	return false
 }
 
-// freshTokens says whether a grant's access token lives long enough for a check to use it.
+// freshTokens says whether a grant's access token lives long enough for a check to use it
+// (for an expiry check, to watch it expire).
 func (w *World) freshTokens(v any) bool {
 	t := v.(*tokenSet)
 	exp := t.expiresAt()
 	if exp.IsZero() {
 		return true
+	}
+	if w.demand.watchesExpiry && !w.watchable(t) {
+		return false
 	}
 	margin := max(500*time.Millisecond, min(time.Duration(t.expiresIn*float64(time.Second))/3, time.Minute))
 	return time.Until(exp) > margin

@@ -156,6 +156,13 @@ func (w *World) closeGate(clientID string, until time.Time) {
 	w.heldGate = g
 }
 
+// watchRequest is how long a watch's last request is expected to take: what a code must
+// outlive beyond the watched expiry to wait for the watch rather than be exchanged at once.
+// A slower answer only makes such a code wait longer.
+func (w *World) watchRequest() time.Duration {
+	return min(w.p.Timeouts.Request, 2*time.Second)
+}
+
 // openGate ends the watch closeGate began, if any.
 func (w *World) openGate() {
 	if w.heldGate != nil {

@@ -121,7 +121,7 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		if err := w.sleep(ctx, time.Until(w.tokens.consentFrom.Add(life-margin))-w.env.gateLead(), "the end of the refresh token's lifetime"); err != nil {
 			return err
 		}
-		w.closeGate(c.ClientID, w.tokens.consentAt.Add(life+margin+w.p.Timeouts.Request))
+		w.closeGate(c.ClientID, w.tokens.consentAt.Add(life+margin+w.watchRequest()))
 		if err := w.sleep(ctx, time.Until(w.tokens.consentFrom.Add(life-margin)), "the end of the refresh token's lifetime"); err != nil {
 			return err
 		}

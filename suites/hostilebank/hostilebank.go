@@ -87,8 +87,10 @@ const (
 	PSUJourneyTimeout     = 30 * time.Second
 	// AccessTokenLifetime is short so that the expiry check runs instead of being skipped.
 	AccessTokenLifetime = 2 * time.Second
-	// CodeLifetime is short for the same reason (the expired-code check).
-	CodeLifetime = 2 * time.Second
+	// CodeLifetime is short for the same reason (the expired-code check), but not 2 s: a
+	// chain of negative checks hands one code on, and on a machine busy with other test
+	// binaries a 2 s code died before the chain's last exchange.
+	CodeLifetime = 5 * time.Second
 )
 
 const (
