@@ -29,6 +29,17 @@ func (tb *testBank) scopedTokens(kp *eidas.KeyPair, scope string) answer {
 	return tb.token(kp, exchangeForm(id, cb.Get("code")))
 }
 
+// bothRoles is TPP A's authorization request for aisp and cbpii at once, approved, and
+// its code's exchange; false when the bank gave no code.
+func (tb *testBank) bothRoles() (answer, bool) {
+	tb.t.Helper()
+	cb := tb.callback(scopedQuery(eidas.OrgTPPA, "aisp cbpii"), "accept")
+	if cb.Get("code") == "" {
+		return answer{}, false
+	}
+	return tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, cb.Get("code"))), true
+}
+
 // scopedAccess is scopedTokens' access token, which must come.
 func (tb *testBank) scopedAccess(kp *eidas.KeyPair, scope string) string {
 	tb.t.Helper()
@@ -250,12 +261,8 @@ func init() {
 	}
 	faultCases[FaultAISPCBPIICombined] = faultCase{
 		probe: func(tb *testBank) bool {
-			cb := tb.callback(scopedQuery(eidas.OrgTPPA, "aisp cbpii"), "accept")
-			if cb.Get("code") == "" {
-				return false
-			}
-			a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, cb.Get("code")))
-			return a.status == http.StatusOK && strings.Contains(a.field("scope"), "aisp") && strings.Contains(a.field("scope"), "cbpii")
+			a, ok := tb.bothRoles()
+			return ok && a.status == http.StatusOK && strings.Contains(a.field("scope"), "aisp") && strings.Contains(a.field("scope"), "cbpii")
 		},
 		also: func(t *testing.T, tb *testBank) {
 			// The role check still holds: the TPP without PSP_IC gets nothing.
@@ -279,13 +286,9 @@ func init() {
 	}
 	faultCases[FaultAISPCBPIICombinedSilently] = faultCase{
 		probe: func(tb *testBank) bool {
-			cb := tb.callback(scopedQuery(eidas.OrgTPPA, "aisp cbpii"), "accept")
-			if cb.Get("code") == "" {
-				return false
-			}
-			a := tb.token(tb.pki.TPPA, exchangeForm(eidas.OrgTPPA, cb.Get("code")))
+			a, ok := tb.bothRoles()
 			at := a.field("access_token")
-			return a.status == http.StatusOK && a.field("scope") == "" && at != "" &&
+			return ok && a.status == http.StatusOK && a.field("scope") == "" && at != "" &&
 				tb.accounts(tb.pki.TPPA, "Bearer "+at).status == http.StatusOK &&
 				tb.funds(tb.pki.TPPA, "Bearer "+at, coverageBody).status == http.StatusOK
 		},
