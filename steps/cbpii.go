@@ -309,7 +309,7 @@ func (w *World) otherRoleScope() string {
 // otherRoleRefused checks that the refresh did not add the other role's scope: refused
 // with invalid_scope, or the scope ignored with the granted scope stated in the answer
 // (RFC 6749 section 3.3), as for any wider scope (widerScopeRefused).
-func (w *World) otherRoleRefused() error {
+func (w *World) otherRoleRefused(ctx context.Context) error {
 	a := w.last
 	if err := w.notARefusal(a); err != nil {
 		return err
@@ -329,6 +329,9 @@ func (w *World) otherRoleRefused() error {
 		}
 		w.warn("the bank ignored the other role's scope it was asked to add, and answered with scope %q (allowed by RFC 6749 section 3.3; invalid_scope is clearer)", sc)
 		return nil
+	}
+	if err := w.refreshTokenAlive(ctx, a); err != nil {
+		return err
 	}
 	return w.refusedWith("invalid_scope")
 }

@@ -212,7 +212,7 @@ func (w *World) rotationAsDeclared() error {
 // widerScopeRefused checks REFRESH-07: a scope the PSU never granted is refused with
 // invalid_scope, or ignored with the granted scope stated in the answer (RFC 6749
 // section 3.3 lets a bank ignore part of a requested scope if it says so).
-func (w *World) widerScopeRefused() error {
+func (w *World) widerScopeRefused(ctx context.Context) error {
 	a := w.last
 	if err := w.notARefusal(a); err != nil {
 		return err
@@ -232,7 +232,33 @@ func (w *World) widerScopeRefused() error {
 		w.warn("the bank ignored the scope it was asked to widen, and answered with scope %q (allowed by RFC 6749 section 3.3; invalid_scope is clearer)", sc)
 		return nil
 	}
+	if err := w.refreshTokenAlive(ctx, a); err != nil {
+		return err
+	}
 	return w.refusedWith("invalid_scope")
+}
+
+// refreshTokenAlive is the positive control of a refresh refused with invalid_grant when
+// it asked for more scope: the same refresh token, without the scope, must work. Then the
+// bank refused the scope (with the wrong error); otherwise the refresh token itself was
+// dead (revoked, superseded by another consent), and the refusal says nothing of the
+// scope. refused is the refusal; it stays the scenario's last answer.
+func (w *World) refreshTokenAlive(ctx context.Context, refused *answer) error {
+	if refused.err != nil || refused.status != http.StatusBadRequest || refused.str("error") != "invalid_grant" || w.tokens == nil || w.tokens.owner == nil {
+		return nil
+	}
+	c := w.tokens.owner
+	w.refreshSpent = true
+	a := w.postToken(ctx, c, refreshForm(w.tokens.refresh, c.ClientID))
+	w.last = refused
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
+		return w.inconclusive("positive control failed: the same refresh token, without the added scope, is refused too (%s), so its refusal with invalid_grant says nothing of the scope", a)
+	}
+	w.note("positive control: the same refresh token, without the added scope, works: the bank refused the scope itself")
+	return nil
 }
 
 // noRefreshToken is the verdict of a refresh check when the bank issued no refresh token:
