@@ -209,10 +209,18 @@ func (w *World) rotationAsDeclared() error {
 	return nil
 }
 
-// widerScopeRefused checks REFRESH-07: a scope the PSU never granted is refused with
-// invalid_scope, or ignored with the granted scope stated in the answer (RFC 6749
+// widerScopeRefused checks REFRESH-07: a scope the PSU never granted (pisp) is refused
+// with invalid_scope, or ignored with the granted scope stated in the answer (RFC 6749
 // section 3.3 lets a bank ignore part of a requested scope if it says so).
 func (w *World) widerScopeRefused(ctx context.Context) error {
+	return w.addedScopeRefused(ctx, "pisp", "pisp")
+}
+
+// addedScopeRefused is the verdict of a refresh that asked for the scope added on top of
+// its grant's (named for people by what): refused with invalid_scope, or the scope ignored
+// and the granted scope stated. A refusal with invalid_grant counts only once the same
+// refresh token, without the scope, is seen working (refreshTokenAlive).
+func (w *World) addedScopeRefused(ctx context.Context, added, what string) error {
 	a := w.last
 	if err := w.notARefusal(a); err != nil {
 		return err
@@ -225,11 +233,11 @@ func (w *World) widerScopeRefused(ctx context.Context) error {
 		sc, ok := a.fields["scope"].(string)
 		switch {
 		case !ok:
-			return fmt.Errorf("expected invalid_scope; the bank issued a token without saying its scope, which means the scope asked for (RFC 6749 section 5.1), pisp included")
-		case slices.Contains(strings.Fields(sc), "pisp"):
-			return fmt.Errorf("expected invalid_scope; the bank widened the grant to %q", sc)
+			return fmt.Errorf("expected invalid_scope; the bank issued a token without saying its scope, which means the scope asked for (RFC 6749 section 5.1), %s included", added)
+		case slices.Contains(strings.Fields(sc), added):
+			return fmt.Errorf("expected invalid_scope; the bank widened the grant to %q, adding %s", sc, what)
 		}
-		w.warn("the bank ignored the scope it was asked to widen, and answered with scope %q (allowed by RFC 6749 section 3.3; invalid_scope is clearer)", sc)
+		w.warn("the bank ignored %s it was asked to add, and answered with scope %q (allowed by RFC 6749 section 3.3; invalid_scope is clearer)", what, sc)
 		return nil
 	}
 	if err := w.refreshTokenAlive(ctx, a); err != nil {
