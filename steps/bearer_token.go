@@ -183,11 +183,11 @@ func shortlyBefore(t *tokenSet) time.Duration {
 }
 
 // watchable says whether the expiry check can still watch t: see it working shortly
-// before its earliest expiry (expires_in rounded up by a second, less the skew), with a
-// request's worth of time to spare. A grant lent with less is refreshed first.
+// before its earliest expiry (expires_in rounded up by a second, less the skew), with the
+// gate's least lead to spare. A grant lent with less is refreshed first.
 func (w *World) watchable(t *tokenSet) bool {
 	exp := t.expiresAt()
-	return exp.IsZero() || time.Until(exp) > time.Second+w.p.Options.ExpirySkew+shortlyBefore(t)+w.watchRequest()/4
+	return exp.IsZero() || time.Until(exp) > time.Second+w.p.Options.ExpirySkew+shortlyBefore(t)+minGateLead
 }
 
 // minGateLead is how long, at least, before the check the expiry gate starts closing:

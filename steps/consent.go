@@ -460,7 +460,9 @@ func (e *Env) flushCodes(clientID string, watchEnd time.Time) {
 			flush, released := e.Consents.ClaimGated(n, func(code *consent.Code) bool { return outlives(code, watchEnd) })
 			for _, h := range released {
 				if h, ok := h.(*gateHold); ok {
-					h.g.leaveConsent(h.since)
+					// Ended now, not timed: its time in the pool is no consent's length, and
+					// would stretch the gate's lead (gateLead).
+					h.g.leaveConsent(time.Now())
 				}
 			}
 			for _, code := range flush {
