@@ -27,6 +27,8 @@ type answer struct {
 	refresh bool      // a refresh of the scenario's grant (its consent's lifetime applies)
 	// rateLimit says how the bank kept rate-limiting the request after the suite waited.
 	rateLimit string
+	// withheld says why the request was not sent: its endpoint is out of service (pace.go).
+	withheld string
 }
 
 // notARefusal says why an answer cannot count as the bank refusing what a negative check
@@ -34,6 +36,8 @@ type answer struct {
 // a 5xx must never pass a check). The scenario is then inconclusive, with the reason.
 func (w *World) notARefusal(a *answer) error {
 	switch {
+	case a != nil && a.withheld != "":
+		return w.inconclusive("%s", w.busyWhy(a)) // not sent: its endpoint is out of service
 	case a == nil || a.err != nil:
 		return nil // the checks say what a missing answer means for them
 	case busy(a):
@@ -69,6 +73,9 @@ func (w *World) busyWhy(a *answer) string {
 }
 
 func (a *answer) rateLimitWhy() string {
+	if a.withheld != "" {
+		return a.withheld
+	}
 	if a.rateLimit != "" {
 		return a.rateLimit
 	}
@@ -79,6 +86,9 @@ func (a *answer) rateLimitWhy() string {
 func (a *answer) String() string {
 	if a == nil {
 		return "no request was made"
+	}
+	if a.withheld != "" {
+		return "no request sent (" + a.withheld + ")"
 	}
 	if a.err != nil && a.status == 0 {
 		return "no HTTP answer: " + evidence.DescribeAfter(a.err, a.took)
@@ -220,6 +230,9 @@ func (w *World) do(ctx context.Context, hc *http.Client, req *http.Request) *ans
 	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {
 		a.err, a.took = err, took()
+		if oos := (*OutOfService)(nil); errors.As(err, &oos) {
+			a.withheld = oos.Error()
+		}
 		w.last = a
 		return a
 	}

@@ -151,6 +151,9 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 	if w.outcome == nil {
 		w.outcome = &psu.Outcome{}
 	}
+	if oos := (*OutOfService)(nil); w.outcome.LastStatus == 0 && errors.As(w.journeyErr, &oos) {
+		t.NotSent()
+	}
 	if o := w.outcome; len(o.Screenshot) > 0 {
 		w.res.Screenshots = append(w.res.Screenshots, report.Screenshot{URL: o.LastURL, Title: o.LastTitle, PNG: o.Screenshot})
 	}

@@ -3,11 +3,13 @@ package steps
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,11 @@ const (
 	// maxRetryWait bounds the time one request spends waiting for the bank to serve it
 	// again, Retry-After and the run's rate limit together.
 	maxRetryWait = 45 * time.Second
+	// outOfServiceAfter is how many requests in a row an endpoint must leave unserved,
+	// each with 503 after every wait the bank asked, before the suite stops sending to it.
+	outOfServiceAfter = 3
+	// outOfServiceRetry is how often one request tries an endpoint out of service again.
+	outOfServiceRetry = 5 * time.Second
 )
 
 // pacer keeps the whole run under the profile's rate_limit, with one limiter per host,
@@ -37,8 +44,12 @@ type pacer struct {
 	limit rate.Limit // 0: no rate declared, only Retry-After holds
 	burst int
 
-	mu    sync.Mutex
-	hosts map[string]*hostPace
+	// retryOut is how often one request tries an endpoint out of service again.
+	retryOut time.Duration
+
+	mu       sync.Mutex
+	hosts    map[string]*hostPace
+	services map[string]*service // by endpointKey
 }
 
 type hostPace struct {
@@ -46,8 +57,37 @@ type hostPace struct {
 	hold time.Time     // no request to the host leaves before this
 }
 
+// service is what the run knows of one endpoint's (host and path) availability: a bank
+// whose /authorize answers 503 to every request would otherwise cost each of the run's
+// PSU journeys and checks the whole of its Retry-After waits, for minutes, to learn the
+// same. Past outOfServiceAfter requests in a row left unserved, the endpoint is out of
+// service: a request to it is not sent (its check is inconclusive, never failed), except
+// one every outOfServiceRetry, and the first answer other than 503 puts it back.
+type service struct {
+	unserved int       // requests in a row answered 503 after every wait
+	last     string    // how the bank left the last of them unserved
+	out      time.Time // when the endpoint went out of service (zero: in service)
+	nextTry  time.Time // when a request may try it again
+	withheld int       // requests not sent since it went out of service
+}
+
+// OutOfService is why a request was not sent: its endpoint left the requests before it
+// unserved. A check that meets it is inconclusive, as with the 503 itself.
+type OutOfService struct {
+	Endpoint   string
+	Unserved   int
+	Last       string
+	Since      time.Time
+	RetryEvery time.Duration
+}
+
+func (e *OutOfService) Error() string {
+	return fmt.Sprintf("not sent: %s answered 503 Service Unavailable to %d requests in a row (the last: %s), so the suite stopped sending to it at %s and tries it again once every %s",
+		e.Endpoint, e.Unserved, e.Last, e.Since.Format("15:04:05"), e.RetryEvery)
+}
+
 func newPacer(rl *profile.RateLimit) *pacer {
-	p := &pacer{hosts: map[string]*hostPace{}}
+	p := &pacer{hosts: map[string]*hostPace{}, services: map[string]*service{}, retryOut: outOfServiceRetry}
 	if rl != nil && rl.RequestsPerSecond > 0 {
 		p.limit, p.burst = rate.Limit(rl.RequestsPerSecond), max(1, int(rl.Burst))
 	}
@@ -122,6 +162,71 @@ func (p *pacer) holdFor(host string, d time.Duration) {
 	}
 }
 
+// admit says whether a request to endpoint may be sent: nil, unless the endpoint is out
+// of service and it is not yet time for a request to try it again.
+func (p *pacer) admit(endpoint string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.services[endpoint]
+	if s == nil || s.out.IsZero() {
+		return nil
+	}
+	if now := time.Now(); !now.Before(s.nextTry) {
+		s.nextTry = now.Add(p.retryOut)
+		return nil
+	}
+	s.withheld++
+	return &OutOfService{Endpoint: endpoint, Unserved: s.unserved, Last: s.last, Since: s.out, RetryEvery: p.retryOut}
+}
+
+// served records how endpoint answered a request, after the suite's waits: why it was
+// left unserved (a 503 the suite stopped waiting out), or "" when the bank answered.
+func (p *pacer) served(endpoint, unserved string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.services[endpoint]
+	if s == nil {
+		s = &service{}
+		p.services[endpoint] = s
+	}
+	if unserved == "" {
+		*s = service{}
+		return
+	}
+	s.unserved++
+	s.last = unserved
+	if s.out.IsZero() && s.unserved >= outOfServiceAfter {
+		s.out = time.Now()
+		s.nextTry = s.out.Add(p.retryOut)
+	}
+}
+
+// outOfService lists the endpoints out of service at the end of a run, for its report.
+func (p *pacer) outOfService() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for ep, s := range p.services {
+		if !s.out.IsZero() {
+			out = append(out, fmt.Sprintf("%s answered 503 Service Unavailable to %d requests in a row from %s, each after the waits the bank asked (Retry-After); the suite did not send %d requests to it, trying it again once every %s. Run again when the bank serves it.",
+				ep, s.unserved, s.out.Format("15:04:05"), s.withheld, p.retryOut))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// OutOfService says which of the bank's endpoints the run found out of service, and what
+// it did not send to them, for the report's notices.
+func (e *Env) OutOfService() []string {
+	return e.pacer().outOfService()
+}
+
+// endpointKey names an endpoint: its host with the port, and its path.
+func endpointKey(u *url.URL) string {
+	return hostKey(u) + u.EscapedPath()
+}
+
 // sendLog is what the paced transport did with one request, for the answer's reason
 // when the bank kept refusing to serve it. do puts one in the request's context.
 type sendLog struct {
@@ -162,11 +267,28 @@ type paced struct {
 }
 
 func (t *paced) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, host := req.Context(), hostKey(req.URL)
+	ctx, host, endpoint := req.Context(), hostKey(req.URL), endpointKey(req.URL)
+	if err := t.pace.admit(endpoint); err != nil {
+		return nil, err
+	}
 	log, _ := ctx.Value(sendLogKey{}).(*sendLog)
 	if log == nil {
 		log = &sendLog{}
 	}
+	resp, err := t.send(req, host, log)
+	switch {
+	case err != nil:
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		t.pace.served(endpoint, log.why(resp.StatusCode))
+	default:
+		t.pace.served(endpoint, "")
+	}
+	return resp, err
+}
+
+// send sends req, again while the bank answers 429 or 503 and the bounds allow.
+func (t *paced) send(req *http.Request, host string, log *sendLog) (*http.Response, error) {
+	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	var last *http.Response // the last busy answer, read, while the suite waits to send again
 	waitStart := time.Now()
@@ -272,7 +394,7 @@ func (b *cancelOnClose) Close() error {
 // busy says whether the bank answered that it cannot serve now: 429 Too Many Requests or
 // 503 Service Unavailable (RFC 9110 section 15.6.4), both of which may carry Retry-After.
 func busy(a *answer) bool {
-	return a.err == nil && busyStatus(a.status)
+	return a.withheld != "" || a.err == nil && busyStatus(a.status)
 }
 
 func busyStatus(status int) bool {
@@ -297,6 +419,9 @@ func retryAfter(v string, now time.Time) time.Duration {
 // browser driver's Chromium and a person's browser cannot be.
 func (w *World) journeyBusy() string {
 	o := w.outcome
+	if oos := (*OutOfService)(nil); o != nil && o.Callback == nil && errors.As(w.journeyErr, &oos) {
+		return fmt.Sprintf("the PSU's journey stopped before %s: %s", oos.Endpoint, w.busyWhy(&answer{withheld: oos.Error()}))
+	}
 	if o == nil || o.Callback != nil || !busyStatus(o.LastStatus) {
 		return ""
 	}

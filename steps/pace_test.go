@@ -298,6 +298,99 @@ func TestRetryAfterHoldsTheHost(t *testing.T) {
 	}
 }
 
+// A bank whose /authorize answers 503 to every request: after outOfServiceAfter requests
+// in a row left unserved, each after its Retry-After waits, the run stops sending to that
+// endpoint (its checks inconclusive, why said), keeps sending to the others, tries it
+// again once every retryOut, and the first answer other than 503 puts it back.
+func TestAnEndpointOutOfServiceIsNotSentTo(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	sent := map[string]int{}
+	bank := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent[r.URL.Path]++
+		if down && r.URL.Path == "/authorize" {
+			rw.Header().Set("Retry-After", "0")
+			rw.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer bank.Close()
+	env := testEnv(nil, time.Second)
+	env.pacer().retryOut = 300 * time.Millisecond
+	get := func(path string) (*World, *answer) {
+		w := newWorld(env)
+		req, _ := http.NewRequest(http.MethodGet, bank.URL+path, nil)
+		return w, w.do(context.Background(), w.browser(), req)
+	}
+	count := func(path string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return sent[path]
+	}
+
+	for i := range outOfServiceAfter {
+		if _, a := get("/authorize"); a.status != http.StatusServiceUnavailable || a.withheld != "" {
+			t.Fatalf("request %d: expected the bank's 503, got %s", i+1, a)
+		}
+	}
+	if n, want := count("/authorize"), outOfServiceAfter*maxAttempts; n != want {
+		t.Fatalf("the bank saw %d requests, want every attempt of the first %d (%d)", n, outOfServiceAfter, want)
+	}
+	w, a := get("/authorize")
+	if count("/authorize") != outOfServiceAfter*maxAttempts {
+		t.Errorf("a request to the endpoint out of service reached the bank")
+	}
+	if err := w.notARefusal(a); !errors.Is(err, godog.ErrSkip) ||
+		!strings.Contains(w.inconclusiveWhy, "not sent: 127.0.0.1") || !strings.Contains(w.inconclusiveWhy, "answered 503 Service Unavailable to 3 requests in a row") {
+		t.Errorf("expected an inconclusive check that says why the request was not sent, got %v: %q", err, w.inconclusiveWhy)
+	}
+	if err := w.notAnAnswer(a); !errors.Is(err, godog.ErrSkip) {
+		t.Errorf("a positive check: expected inconclusive, got %v", err)
+	}
+	if _, a := get("/token"); a.status != http.StatusOK {
+		t.Errorf("another endpoint of the host: expected it served, got %s", a)
+	}
+	notes := env.OutOfService()
+	if len(notes) != 1 || !strings.Contains(notes[0], "/authorize answered 503 Service Unavailable to 3 requests in a row") || !strings.Contains(notes[0], "did not send 1 requests") {
+		t.Errorf("expected the report's notice to name the endpoint and what was not sent, got %q", notes)
+	}
+
+	// Back in service: the next try, after retryOut, is sent, and so is every request after.
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	time.Sleep(350 * time.Millisecond)
+	for i := range 2 {
+		if _, a := get("/authorize"); a.status != http.StatusOK {
+			t.Errorf("request %d after the bank came back: expected HTTP 200, got %s", i+1, a)
+		}
+	}
+	if notes := env.OutOfService(); len(notes) != 0 {
+		t.Errorf("expected no endpoint out of service at the end, got %q", notes)
+	}
+}
+
+// Requests left unserved count only in a row: one served between them starts again.
+func TestAServedRequestPutsTheEndpointBack(t *testing.T) {
+	var n arrivals
+	bank := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if n.add()%(maxAttempts*(outOfServiceAfter-1)+1) != 0 {
+			rw.Header().Set("Retry-After", "0")
+			rw.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer bank.Close()
+	env := testEnv(nil, time.Second)
+	for i := range 2 * outOfServiceAfter {
+		w := newWorld(env)
+		req, _ := http.NewRequest(http.MethodGet, bank.URL+"/authorize", nil)
+		if a := w.do(context.Background(), w.browser(), req); a.withheld != "" {
+			t.Fatalf("request %d was not sent, though the endpoint served one request in every %d: %s", i+1, outOfServiceAfter, a)
+		}
+	}
+}
+
 // busyDriver is a PSU driver whose journey stops on a bank page answering status.
 type busyDriver struct{ status int }
 
@@ -318,6 +411,36 @@ func TestRateLimitedJourneyIsNeverAVerdict(t *testing.T) {
 	}
 	if err := w.journeyInconclusive(); err == nil || !strings.Contains(err.Error(), "rate_limit") {
 		t.Errorf("journeyInconclusive: expected the rate limit as the reason, got %v", err)
+	}
+}
+
+// outOfServiceDriver is a PSU driver whose first request was not sent: the bank's
+// /authorize was out of service.
+type outOfServiceDriver struct{}
+
+func (outOfServiceDriver) Drive(context.Context, psu.Journey) (*psu.Outcome, error) {
+	oos := &OutOfService{Endpoint: "bank.example:443/authorize", Unserved: 3, Last: "HTTP 503", Since: time.Now(), RetryEvery: time.Second}
+	return &psu.Outcome{}, &url.Error{Op: "Get", URL: "https://bank.example/authorize", Err: oos}
+}
+
+// A journey whose first request was not sent is inconclusive, with why, never failed.
+func TestJourneyToAnEndpointOutOfServiceIsNeverAVerdict(t *testing.T) {
+	env := testEnv(nil, time.Second)
+	env.Profile.Endpoints.Authorize = "https://bank.example/authorize"
+	env.NewPSUDriver = func(*http.Client) psu.Driver { return outOfServiceDriver{} }
+	c := &profile.Client{Name: "primary", ClientID: "PSDFR-ACPR-12345", RedirectURI: "https://tpp.example/cb"}
+	for name, journey := range map[string]func(*World) error{
+		"approve": func(w *World) error { return w.psuDecides(context.Background(), c, true) },
+		"abandon": func(w *World) error { return w.psuAbandons(context.Background(), c) },
+	} {
+		w := newWorld(env)
+		if err := journey(w); !errors.Is(err, godog.ErrSkip) || !strings.Contains(w.inconclusiveWhy, "journey stopped before bank.example:443/authorize") ||
+			!strings.Contains(w.inconclusiveWhy, "not sent") {
+			t.Errorf("%s: expected inconclusive (not sent), got %v: %q", name, err, w.inconclusiveWhy)
+		}
+		if err := w.journeyInconclusive(); err == nil || !strings.Contains(err.Error(), "not sent") {
+			t.Errorf("%s: journeyInconclusive: expected the endpoint out of service as the reason, got %v", name, err)
+		}
 	}
 }
 

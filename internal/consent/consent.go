@@ -80,6 +80,7 @@ type Broker struct {
 	grants   []*Grant // grants alive (idle, read or held)
 	spent    []*Grant // grants consumed, whose code a Replay check may still replay
 	journeys int      // journeys begun
+	unsent   int      // journeys begun whose first request was never sent (Ticket.NotSent)
 	planned  int      // journeys the plan expects (0: unknown)
 	burned   bool     // the bank burns a code on a refused exchange: no chain leaves a grant
 	busyPSU  map[int]bool
@@ -170,7 +171,7 @@ func (b *Broker) Started(tpp string, link bool, use Use, usesGrant bool) {
 func (b *Broker) Counts() (begun, planned int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.journeys, b.planned
+	return b.journeys - b.unsent, b.planned
 }
 
 // Ticket is the right to run one journey: which PSU, and its number in the run.
@@ -282,6 +283,17 @@ func (b *Broker) freePSU(tpp string) (int, bool) {
 type key struct {
 	psu int
 	tpp string
+}
+
+// NotSent says that the journey never reached the bank (its endpoint was out of service):
+// no PSU authenticated, so it is not counted among the journeys made.
+func (t *Ticket) NotSent() {
+	if t == nil {
+		return
+	}
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	t.b.unsent++
 }
 
 // Done ends the journey: the PSU is free for another.

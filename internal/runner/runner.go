@@ -324,6 +324,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	made, _ := env.Journeys()
 	rep.Journeys = &report.Journeys{Planned: planned.Total(), Plan: planned.String(), Made: made}
 	rep.Notices = append(rep.Notices, fmt.Sprintf("PSU journeys: %d made, against about %d planned (%s).", made, planned.Total(), planned))
+	rep.Notices = append(rep.Notices, env.OutOfService()...)
 	if f, ok := godogOut.(interface{ Flush() error }); ok {
 		_ = f.Flush()
 	}
