@@ -32,13 +32,13 @@ fleet: build
 
 ## test: the project's own tests (unit tests, the suites that prove the suite)
 # First, alone, the whole runs whose measures depend on the machine being quiet: the PSU
-# journeys a run costs at the bank (a loaded machine costs a journey or two more) and a
-# rate-limited bank's run (its refresh near the end of a 3 s lifetime). Then every other
+# journeys a run costs at the bank (a machine busy compiling costs a journey or two more)
+# and a rate-limited bank's run, side by side as they mostly wait. Then every other
 # test, up to TEST_P test binaries at once (go test's default is one per CPU): the
 # suites' packages (./suites, ./suites/faults, ./suites/browser, ./suites/hostile/part1..4) and
 # ./internal/runner mostly wait, for a token to expire or a hostile bank to time out.
 # ./suites/faults is named first so that it starts first: the fault matrix's runs take
-# the longest, about 2 minutes.
+# about a minute.
 TEST_P     ?= 8
 TEST_ALONE := ^(TestJourneysAtTheBank|TestRateLimitedBank)$$
 test:
