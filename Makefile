@@ -33,14 +33,15 @@ fleet: build
 ## test: the project's own tests (unit tests, the suites that prove the suite)
 # First, alone, the whole runs whose measures depend on the machine being quiet: the PSU
 # journeys a run costs at the bank (a machine busy compiling costs a journey or two more)
-# and a rate-limited bank's run, side by side as they mostly wait. Then every other
+# a rate-limited bank's run and runs with 2 s lifetimes, side by side as they mostly wait.
+# Then every other
 # test, up to TEST_P test binaries at once (go test's default is one per CPU): the
 # suites' packages (./suites, ./suites/faults, ./suites/browser, ./suites/hostile/part1..4) and
 # ./internal/runner mostly wait, for a token to expire or a hostile bank to time out.
 # ./suites/faults is named first so that it starts first: the fault matrix's runs take
 # about a minute.
 TEST_P     ?= 8
-TEST_ALONE := ^(TestJourneysAtTheBank|TestRateLimitedBank)$$
+TEST_ALONE := ^(TestJourneysAtTheBank|TestRateLimitedBank|TestShortLifetimesAtACleanBank)$$
 test:
 	$(GO) vet ./...
 	@mkdir -p bin && rm -f bin/fault-matrix.txt

@@ -169,10 +169,13 @@ func (w *World) asksBothRoles(ctx context.Context) error {
 	if err := w.beginJourney(ctx, c.RedirectURI); err != nil {
 		return err
 	}
-	w.sharingGate(c.ClientID, func() {
-		w.journey(ctx, w.authorizeURLFor(c.ClientID, c.RedirectURI, "code", both), c.RedirectURI, w.p.PSU.Approve,
-			"This request asks for AISP and CBPII access at once: try to APPROVE it; the bank should refuse it, or grant one of the two only.")
-	})
+	// A consent of both roles, were the bank to grant it: an expiry check of either
+	// role's token must not watch meanwhile.
+	aisp, cbpii := w.env.gate(c.ClientID, ""), w.env.gate(c.ClientID, profile.RoleCBPII)
+	defer aisp.leaveConsent(aisp.enterConsent())
+	defer cbpii.leaveConsent(cbpii.enterConsent())
+	w.journey(ctx, w.authorizeURLFor(c.ClientID, c.RedirectURI, "code", both), c.RedirectURI, w.p.PSU.Approve,
+		"This request asks for AISP and CBPII access at once: try to APPROVE it; the bank should refuse it, or grant one of the two only.")
 	if cb := w.outcome.Callback; cb != nil && cb.Query().Get("code") != "" {
 		w.code, w.codeReceived = cb.Query().Get("code"), time.Now()
 		w.bothExchange = w.exchange(ctx, c, c.ClientID, c.RedirectURI)

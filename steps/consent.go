@@ -397,19 +397,22 @@ func (w *World) codeSent(code string, cert *profile.Client, a *answer) {
 func (w *World) deferControl(c *profile.Client) bool {
 	code := w.heldCode
 	// A code alive in the pool is a consent under way: an expiry check must not watch a
-	// token of the TPP meanwhile (expiry_gate.go), nor hold back the code's exchange.
+	// token of the TPP meanwhile (expiry_gate.go), nor hold back the code's exchange. When
+	// an expiry check watches, or waits to, the code goes on only if it outlives the watch,
+	// without a hold on the gate (its exchange waits for the watch); otherwise this check
+	// exchanges it now, within the consent it holds, which the watch waits for.
+	g := w.env.gate(c.ClientID, w.role)
 	if w.consentGate == nil {
-		g := w.env.gate(c.ClientID)
-		since, ok, watchesUntil := g.tryEnterConsent()
-		switch {
-		case ok:
+		since, ok := g.tryEnterConsent()
+		if ok {
 			w.consentGate, w.consentSince = g, since
-		case outlives(code, watchesUntil.Add(2*w.codeMargin())):
-			// An expiry check is watching, and the code outlives the watch: it goes on to
-			// the next check without a hold on the gate; its exchange waits for the watch.
-		default:
-			return false // an expiry check is watching: the code is exchanged now
 		}
+	}
+	if watchesUntil, watching := g.watching(); watching {
+		if !outlives(code, watchesUntil.Add(2*w.codeMargin())) {
+			return false
+		}
+		w.leaveConsent()
 	}
 	if w.consentGate != nil {
 		code.Gate = &gateHold{w.consentGate, w.consentSince}
@@ -447,17 +450,18 @@ func (w *World) inheritGate(code *consent.Code) {
 	}
 }
 
-// flushCodes lets go of the holds that codes in the pool keep on clientID's gate, so that
-// an expiry check about to watch a token of that TPP, until watchEnd, does not wait for
+// flushCodes lets go of the holds that codes in the pool keep on clientID's gate for role,
+// so that an expiry check about to watch a token of that TPP and role, until watchEnd,
+// does not wait for
 // them: a code that outlives the watch stays in the pool for the checks still to come (its
 // exchange will wait for the watch); any other is exchanged at once.
-func (e *Env) flushCodes(clientID string, watchEnd time.Time) {
+func (e *Env) flushCodes(clientID, role string, watchEnd time.Time) {
 	if e.Consents == nil {
 		return
 	}
 	for _, n := range []string{"primary", "second"} {
 		if c := e.Profile.ClientByName(n); c != nil && c.ClientID == clientID {
-			flush, released := e.Consents.ClaimGated(n, func(code *consent.Code) bool { return outlives(code, watchEnd) })
+			flush, released := e.Consents.ClaimGated(consent.Key(n, role), func(code *consent.Code) bool { return outlives(code, watchEnd) })
 			for _, h := range released {
 				if h, ok := h.(*gateHold); ok {
 					// Ended now, not timed: its time in the pool is no consent's length, and

@@ -3,6 +3,8 @@ package steps
 import (
 	"sync"
 	"time"
+
+	"github.com/stetconform/stetconform/internal/consent"
 )
 
 // The expiry gate: a bank that keeps one token pair per PSU and TPP (BPCE, for one)
@@ -39,16 +41,22 @@ func (g *gate) enterConsent() time.Time {
 	return time.Now()
 }
 
-// tryEnterConsent begins a consent unless a watch holds or waits for the gate; then it
-// says when the watches end.
-func (g *gate) tryEnterConsent() (since time.Time, ok bool, watchesUntil time.Time) {
+// tryEnterConsent begins a consent unless a watch holds or waits for the gate.
+func (g *gate) tryEnterConsent() (since time.Time, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.watches > 0 || g.waitingWatches > 0 {
-		return time.Time{}, false, g.until
+		return time.Time{}, false
 	}
 	g.consents++
-	return time.Now(), true, time.Time{}
+	return time.Now(), true
+}
+
+// watching says whether a watch holds or waits for the gate, and when the watches end.
+func (g *gate) watching() (until time.Time, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.until, g.watches > 0 || g.waitingWatches > 0
 }
 
 // leaveConsent ends a consent that began at start; the longest one so far tells how early
@@ -98,41 +106,46 @@ func (e *Env) gateLead() time.Duration {
 	return lead
 }
 
-// gate returns the expiry gate of a TPP's client_id.
-func (e *Env) gate(clientID string) *gate {
+// gate returns the expiry gate of a TPP's client_id for a role ("" for AISP). A bank
+// keeps one token pair per PSU, TPP and role (BPCE; options.token_pairs): a new consent
+// supersedes the earlier pair of its own role only, so a cbpii consent need not wait for
+// an AISP token's watch, nor the other way round.
+func (e *Env) gate(clientID, role string) *gate {
+	k := consent.Key(clientID, role)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.gates == nil {
 		e.gates = map[string]*gate{}
 	}
-	g, ok := e.gates[clientID]
+	g, ok := e.gates[k]
 	if !ok {
 		g = newGate()
-		e.gates[clientID] = g
+		e.gates[k] = g
 	}
 	return g
 }
 
-// sharingGate runs f as a consent of clientID: f may create a consent or a token pair. A
-// scenario already inside a consent (enterConsent) is in it already.
+// sharingGate runs f as a consent of clientID for the scenario's role: f may create a
+// consent or a token pair. A scenario already inside a consent (enterConsent) is in it
+// already.
 func (w *World) sharingGate(clientID string, f func()) {
 	if w.consentGate != nil {
 		f()
 		return
 	}
-	g := w.env.gate(clientID)
+	g := w.env.gate(clientID, w.role)
 	defer g.leaveConsent(g.enterConsent())
 	f()
 }
 
-// enterConsent counts the scenario as a consent of clientID from the start of an
-// approving journey until its code is exchanged (leaveConsent): a code must not wait, and
-// expire, while an expiry check watches a token.
+// enterConsent counts the scenario as a consent of clientID, for its role, from the start
+// of an approving journey until its code is exchanged (leaveConsent): a code must not
+// wait, and expire, while an expiry check watches a token.
 func (w *World) enterConsent(clientID string) {
 	if w.consentGate != nil {
 		return
 	}
-	g := w.env.gate(clientID)
+	g := w.env.gate(clientID, w.role)
 	w.consentSince = g.enterConsent()
 	w.consentGate = g
 }
@@ -145,13 +158,13 @@ func (w *World) leaveConsent() {
 	}
 }
 
-// closeGate starts a watch of clientID's token that ends by until: no consent of that TPP
-// until openGate (or the scenario's end).
+// closeGate starts a watch of clientID's token of the scenario's role that ends by until:
+// no consent of that TPP for that role until openGate (or the scenario's end).
 func (w *World) closeGate(clientID string, until time.Time) {
 	w.openGate()
 	w.leaveConsent()
-	w.env.flushCodes(clientID, until.Add(2*w.codeMargin()))
-	g := w.env.gate(clientID)
+	w.env.flushCodes(clientID, w.role, until.Add(2*w.codeMargin()))
+	g := w.env.gate(clientID, w.role)
 	g.enterWatch(until)
 	w.heldGate = g
 }

@@ -178,7 +178,12 @@ func (w *World) exchange(ctx context.Context, cert *profile.Client, clientID, re
 	// the check altered (TOKEN-08 lets its code expire on purpose).
 	var a *answer
 	w.sharingGate(clientID, func() { a = w.postToken(ctx, cert, f) })
-	w.leaveConsent()
+	if w.heldCode == nil || w.heldCode.Value != w.code {
+		// The code is spent. A code refused and still held stays a consent under way: its
+		// next exchange, here or in the next check of its chain, must not wait for a watch
+		// (and expire meanwhile); a watch waiting for it ends the chain (deferControl).
+		w.leaveConsent()
+	}
 	// When the request left, not when it was made: the run's rate limit may hold it back.
 	sent, life := time.Now().Add(-a.took), w.p.Options.CodeLifetime
 	// postToken cleared lateCode: it is about this request only.
