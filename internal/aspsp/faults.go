@@ -113,19 +113,22 @@ const (
 	FaultCodeNeverExpires         = "code-never-expires"
 	FaultErrorsNotSTET            = "resource-errors-not-stet"
 	FaultRefreshWidensScope       = "refresh-widens-scope"
-	FaultPKCEIgnored              = "pkce-ignored"
-	FaultRevokeIgnored            = "revoke-ignored"
-	FaultRevokeAnyClient          = "revoke-any-client"
-	FaultScopeAtTokenRejected     = "scope-at-token-rejected"
-	FaultCallbackPathAltered      = "callback-path-altered"
-	FaultAuthorizeNeedsClientCert = "authorize-needs-client-cert"
-	FaultPKCEChallengeRejected    = "pkce-challenge-rejected"
-	FaultAccountsForbidden        = "accounts-forbidden"
-	FaultAbandonNoCallback        = "abandon-no-callback"
-	FaultRefreshLifetimeSliding   = "refresh-lifetime-sliding"
-	FaultRefreshLifetimeShort     = "refresh-lifetime-short"
-	FaultSignatureNotChecked      = "signature-not-checked"
-	FaultSealOfAnyTPPAccepted     = "seal-of-any-tpp-accepted"
+	// A refresh asking for more scope is refused with invalid_grant, not invalid_scope:
+	// the refresh token itself is fine, as the same refresh without the scope shows.
+	FaultRefreshWiderScopeInvalidGrant = "refresh-wider-scope-invalid-grant"
+	FaultPKCEIgnored                   = "pkce-ignored"
+	FaultRevokeIgnored                 = "revoke-ignored"
+	FaultRevokeAnyClient               = "revoke-any-client"
+	FaultScopeAtTokenRejected          = "scope-at-token-rejected"
+	FaultCallbackPathAltered           = "callback-path-altered"
+	FaultAuthorizeNeedsClientCert      = "authorize-needs-client-cert"
+	FaultPKCEChallengeRejected         = "pkce-challenge-rejected"
+	FaultAccountsForbidden             = "accounts-forbidden"
+	FaultAbandonNoCallback             = "abandon-no-callback"
+	FaultRefreshLifetimeSliding        = "refresh-lifetime-sliding"
+	FaultRefreshLifetimeShort          = "refresh-lifetime-short"
+	FaultSignatureNotChecked           = "signature-not-checked"
+	FaultSealOfAnyTPPAccepted          = "seal-of-any-tpp-accepted"
 
 	// CBPII (cbpii.go).
 	FaultCBPIIRoleNotChecked = "cbpii-role-not-checked"
@@ -445,6 +448,8 @@ var faultTable = []Fault{
 		Breaks: []string{"REFRESH-05"}, Scenarios: []string{scForeignRefresh}, Reason: refusedWith200},
 	{Name: FaultRefreshWidensScope, Description: "A refresh asking for a scope the PSU never granted gets it.",
 		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `the bank widened the grant`},
+	{Name: FaultRefreshWiderScopeInvalidGrant, Description: "A refresh asking for a scope the PSU never granted is refused with invalid_grant, not invalid_scope; the same refresh token without the scope works.",
+		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `invalid_scope.*invalid_grant`},
 	{Name: FaultRevokeIgnored, Description: "The revocation endpoint answers 200 and revokes nothing.",
 		Breaks: []string{"BEARER-10", "REFRESH-11", "REVOKE-01"}, Scenarios: []string{scRevokeRefresh, scRevokedAccess}, Reason: `HTTP 200, Content-Type`,
 		// Another TPP's revocation "fails" too: REVOKE-02 has no control in such a run.

@@ -190,6 +190,16 @@ var faultCases = map[string]faultCase{
 		},
 	},
 
+	FaultRefreshWiderScopeInvalidGrant: {
+		probe: func(tb *testBank) bool {
+			rt := refreshToken(tb, tb.pki.TPPA)
+			f := refreshForm(eidas.OrgTPPA, rt)
+			f.Set("scope", "aisp pisp")
+			wider := tb.token(tb.pki.TPPA, f)
+			plain := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, rt))
+			return wider.status == http.StatusBadRequest && wider.field("error") == "invalid_grant" && plain.status == http.StatusOK
+		},
+	},
 	FaultRefreshWidensScope: {
 		probe: func(tb *testBank) bool {
 			f := refreshForm(eidas.OrgTPPA, refreshToken(tb, tb.pki.TPPA))

@@ -181,6 +181,9 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 			case granted.Has(sc):
 			case b.refreshMayAdd(granted, sc):
 				ar.GrantScope(sc)
+			case b.faults.has(FaultRefreshWiderScopeInvalidGrant):
+				b.writeTokenError(w, fosite.ErrInvalidGrant.WithHintf("The scope %q was not granted by the PSU.", sc), 0)
+				return
 			default:
 				b.writeTokenError(w, fosite.ErrInvalidScope.WithHintf("The scope %q was not granted by the PSU; a refresh cannot widen the grant.", sc), 0)
 				return
