@@ -34,7 +34,7 @@ Feature: Refreshing the access token
   Scenario: Another TPP cannot use the refresh token
     Given the primary TPP holds tokens from the PSU's consent
     When the second TPP refreshes the primary TPP's refresh token with its own certificate and client_id
-    Then the bank refuses the token request with one of the errors "invalid_grant, invalid_client"
+    Then the bank refuses the refresh token to the second TPP, with invalid_grant or, while it authenticates that TPP, invalid_client
 
   @REFRESH-09 @control:refresh
   Scenario: An unknown refresh token is refused

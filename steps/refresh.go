@@ -39,6 +39,7 @@ func (w *World) registerRefresh(sc sentences) {
 		w.postToken(ctx, b, refreshForm(w.tokens.refresh, b.ClientID))
 		return nil
 	})
+	sc.Step(`^the bank refuses the refresh token to the second TPP, with invalid_grant or, while it authenticates that TPP, invalid_client$`, w.foreignRefreshRefused)
 	sc.Step(`^the primary TPP refreshes the access token asking for a scope the PSU never granted$`, func(ctx context.Context) error {
 		c := w.named("primary")
 		if w.tokens.refresh == "" {
@@ -244,6 +245,33 @@ func (w *World) addedScopeRefused(ctx context.Context, added, what string) error
 		return err
 	}
 	return w.refusedWith("invalid_scope")
+}
+
+// foreignRefreshRefused is REFRESH-05: another TPP's refresh with the primary TPP's refresh
+// token is refused with invalid_grant (RFC 6749 section 5.2: issued to another client), or
+// with invalid_client. invalid_client counts only when the bank authenticates the second
+// TPP otherwise: its refresh of an unknown token of its own is refused with invalid_grant,
+// not as a client. A bank that refuses that TPP as a client at every refresh says nothing
+// of the refresh token's binding.
+func (w *World) foreignRefreshRefused(ctx context.Context) error {
+	if err := w.refusedWith("invalid_grant", "invalid_client"); err != nil {
+		return err
+	}
+	refused := w.last
+	if refused.str("error") != "invalid_client" {
+		return nil
+	}
+	b := w.named("second")
+	a := w.postToken(ctx, b, refreshForm("unknown-"+newUUID(), b.ClientID))
+	w.last = refused
+	if err := w.notAnAnswer(a); err != nil {
+		return err
+	}
+	if a.err == nil && a.status == http.StatusBadRequest && a.str("error") == "invalid_grant" {
+		w.note("positive control: the bank authenticates the second TPP at refresh (its refresh of an unknown token is refused with invalid_grant, not as a client), so its invalid_client was about the primary TPP's refresh token")
+		return nil
+	}
+	return w.inconclusive("positive control failed: the bank refuses the second TPP as a client at refresh even with a request of its own (an unknown refresh token: %s), so its invalid_client says nothing of the primary TPP's refresh token; if the bank should know that TPP, check clients.second in the bank profile", a)
 }
 
 // refreshTokenAlive is the positive control of a refresh refused with invalid_grant when

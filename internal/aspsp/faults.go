@@ -101,7 +101,11 @@ const (
 	FaultTokensSuperseded           = "tokens-superseded-never-expire"
 
 	// Refresh.
-	FaultForeignRefreshAccepted   = "foreign-refresh-accepted"
+	FaultForeignRefreshAccepted = "foreign-refresh-accepted"
+	// Wrong reason: the second TPP is refused as a client at every refresh, so its use of
+	// another TPP's refresh token says nothing of the token's binding, which the bank does
+	// not check.
+	FaultRefreshRefusesSecondTPP  = "refresh-refuses-second-tpp"
 	FaultUnknownRefresh500        = "unknown-refresh-500"
 	FaultUnknownRefreshWrongError = "unknown-refresh-wrong-error"
 	FaultRefreshNotRotated        = "refresh-not-rotated"
@@ -448,6 +452,8 @@ var faultTable = []Fault{
 		Breaks: []string{"REFRESH-05"}, Scenarios: []string{scForeignRefresh}, Reason: refusedWith200},
 	{Name: FaultRefreshWidensScope, Description: "A refresh asking for a scope the PSU never granted gets it.",
 		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `the bank widened the grant`},
+	{Name: FaultRefreshRefusesSecondTPP, Description: "Every refresh by the second TPP (TPP B's certificate) is refused with invalid_client, as by a gateway route that lets that TPP exchange codes only; refresh tokens are not bound to their TPP.",
+		Inconclusive: []string{"REFRESH-05"}, WrongReason: true},
 	{Name: FaultRefreshWiderScopeInvalidGrant, Description: "A refresh asking for a scope the PSU never granted is refused with invalid_grant, not invalid_scope; the same refresh token without the scope works.",
 		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `invalid_scope.*invalid_grant`},
 	{Name: FaultRevokeIgnored, Description: "The revocation endpoint answers 200 and revokes nothing.",

@@ -327,6 +327,13 @@ var faultCases = map[string]faultCase{
 			tb.accounts(tb.pki.TPPA, "Bearer "+at).status == http.StatusOK
 	}},
 
+	FaultRefreshRefusesSecondTPP: {
+		probe: func(tb *testBank) bool {
+			own := tb.token(tb.pki.TPPB, refreshForm(eidas.OrgTPPB, refreshToken(tb, tb.pki.TPPB)))
+			return own.status == http.StatusUnauthorized && own.field("error") == "invalid_client" &&
+				tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, refreshToken(tb, tb.pki.TPPA))).status == http.StatusOK
+		},
+	},
 	FaultForeignRefreshAccepted: {
 		probe: func(tb *testBank) bool {
 			rt := refreshToken(tb, tb.pki.TPPA)

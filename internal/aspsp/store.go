@@ -131,7 +131,7 @@ func (s *store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	req, err := s.MemoryStore.GetRefreshTokenSession(ctx, signature, session)
 	s.refreshMu.RUnlock()
 	revoking, _ := ctx.Value(ctxRevoking).(bool)
-	foreignOK := s.faults.has(FaultForeignRefreshAccepted) && !revoking || s.faults.has(FaultRevokeAnyClient) && revoking
+	foreignOK := (s.faults.has(FaultForeignRefreshAccepted) || s.faults.has(FaultRefreshRefusesSecondTPP)) && !revoking || s.faults.has(FaultRevokeAnyClient) && revoking
 	if err != nil || req == nil || !foreignOK {
 		return req, err
 	}
