@@ -20,7 +20,7 @@ Feature: The TPP's certificate and client_id at the token endpoint
     Then the bank refuses the client_id with invalid_client
     And the code still works for the second TPP with its own certificate
 
-  @MTLS-02
+  @MTLS-02 @control:refresh
   Scenario: A client_id other than the certificate's Authorization Number is refused at refresh
     Given the second TPP has exchanged a code for tokens
     When the primary TPP refreshes the second TPP's token under the second TPP's client_id

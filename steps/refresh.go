@@ -274,13 +274,15 @@ func (w *World) foreignRefreshRefused(ctx context.Context) error {
 	return w.inconclusive("positive control failed: the bank refuses the second TPP as a client at refresh even with a request of its own (an unknown refresh token: %s), so its invalid_client says nothing of the primary TPP's refresh token; if the bank should know that TPP, check clients.second in the bank profile", a)
 }
 
-// refreshTokenAlive is the positive control of a refresh refused with invalid_grant when
-// it asked for more scope: the same refresh token, without the scope, must work. Then the
-// bank refused the scope (with the wrong error); otherwise the refresh token itself was
-// dead (revoked, superseded by another consent), and the refusal says nothing of the
-// scope. refused is the refusal; it stays the scenario's last answer.
+// refreshTokenAlive is the positive control of a refresh refused with another error than
+// invalid_scope when it asked for more scope (invalid_grant, invalid_client): the same
+// refresh token, without the scope, must work. Then the bank refused the scope (with the
+// wrong error); otherwise the refresh token itself was dead (revoked, superseded by
+// another consent) or the bank refuses the TPP at every refresh, and the refusal says
+// nothing of the scope. refused is the refusal; it stays the scenario's last answer.
 func (w *World) refreshTokenAlive(ctx context.Context, refused *answer) error {
-	if refused.err != nil || refused.status != http.StatusBadRequest || refused.str("error") != "invalid_grant" || w.tokens == nil || w.tokens.owner == nil {
+	if refused.err != nil || refused.status != http.StatusBadRequest && refused.status != http.StatusUnauthorized ||
+		refused.str("error") == "" || refused.str("error") == "invalid_scope" || w.tokens == nil || w.tokens.owner == nil {
 		return nil
 	}
 	c := w.tokens.owner
@@ -291,7 +293,7 @@ func (w *World) refreshTokenAlive(ctx context.Context, refused *answer) error {
 		return err
 	}
 	if a.err != nil || a.status != http.StatusOK || a.str("access_token") == "" {
-		return w.inconclusive("positive control failed: the same refresh token, without the added scope, is refused too (%s), so its refusal with invalid_grant says nothing of the scope", a)
+		return w.inconclusive("positive control failed: the same refresh token, without the added scope, is refused too (%s), so its refusal with %s says nothing of the scope", a, refused.str("error"))
 	}
 	w.note("positive control: the same refresh token, without the added scope, works: the bank refused the scope itself")
 	return nil

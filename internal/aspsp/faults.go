@@ -105,7 +105,10 @@ const (
 	// Wrong reason: the second TPP is refused as a client at every refresh, so its use of
 	// another TPP's refresh token says nothing of the token's binding, which the bank does
 	// not check.
-	FaultRefreshRefusesSecondTPP  = "refresh-refuses-second-tpp"
+	FaultRefreshRefusesSecondTPP = "refresh-refuses-second-tpp"
+	// Every refresh is refused as a client: the refresh checks that expect invalid_client
+	// (MTLS-02 at refresh) must not pass for it.
+	FaultRefreshRefusedAsClient   = "refresh-refused-as-client"
 	FaultUnknownRefresh500        = "unknown-refresh-500"
 	FaultUnknownRefreshWrongError = "unknown-refresh-wrong-error"
 	FaultRefreshNotRotated        = "refresh-not-rotated"
@@ -454,6 +457,15 @@ var faultTable = []Fault{
 		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `the bank widened the grant`},
 	{Name: FaultRefreshRefusesSecondTPP, Description: "Every refresh by the second TPP (TPP B's certificate) is refused with invalid_client, as by a gateway route that lets that TPP exchange codes only; refresh tokens are not bound to their TPP.",
 		Inconclusive: []string{"REFRESH-05"}, WrongReason: true},
+	// A TPP cannot refresh at all: every check whose own request is a refresh fails, with
+	// the wrong error. Those that need a refresh first, or whose refusal is the bank's
+	// ordinary answer (MTLS-02 at refresh, by its run-wide control; REFRESH-05 and
+	// REFRESH-07 by theirs; REVOKE-02, whose refresh was not refused as a dead token), are
+	// inconclusive.
+	{Name: FaultRefreshRefusedAsClient, Description: "Every refresh is refused with invalid_client, as by a gateway that cannot authenticate TPPs on the refresh route.",
+		Breaks:    []string{"REFRESH-01", "REFRESH-09", "REFRESH-11", "REFRESH-13", "REVOKE-01"},
+		Scenarios: []string{scRefresh, scRefreshCBPII, scUnknownRefresh, scRevokeRefresh, scRefreshLifetimeWorks}, Reason: `HTTP 401, error="invalid_client"`,
+		Inconclusive: []string{"MTLS-02", "REFRESH-02", "REFRESH-04", "REFRESH-05", "REFRESH-07", "REFRESH-10", "REVOKE-02", "TOKEN-04"}},
 	{Name: FaultRefreshWiderScopeInvalidGrant, Description: "A refresh asking for a scope the PSU never granted is refused with invalid_grant, not invalid_scope; the same refresh token without the scope works.",
 		Breaks: []string{"REFRESH-07"}, Scenarios: []string{scWiderScope, scRefreshAddsCBPII, scRefreshAddsAISP}, Reason: `invalid_scope.*invalid_grant`},
 	{Name: FaultRevokeIgnored, Description: "The revocation endpoint answers 200 and revokes nothing.",

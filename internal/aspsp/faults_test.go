@@ -22,7 +22,7 @@ type faultCase struct {
 	probe func(tb *testBank) bool
 	also  func(t *testing.T, tb *testBank)
 	// breaksCodeExchange is set for the faults whose very point is to break the ordinary
-	// flow (a plain exchange, the PSU's journey, or the accounts call).
+	// flow (a plain exchange, the PSU's journey, the accounts call or the refresh).
 	breaksCodeExchange bool
 	// config sets what a fault needs of the bank, on the faulty and the correct one alike
 	// (a signature fault needs a bank that requires signatures).
@@ -327,6 +327,13 @@ var faultCases = map[string]faultCase{
 			tb.accounts(tb.pki.TPPA, "Bearer "+at).status == http.StatusOK
 	}},
 
+	FaultRefreshRefusedAsClient: {
+		breaksCodeExchange: true, // the refresh of the ordinary flow
+		probe: func(tb *testBank) bool {
+			a := tb.token(tb.pki.TPPA, refreshForm(eidas.OrgTPPA, refreshToken(tb, tb.pki.TPPA)))
+			return a.status == http.StatusUnauthorized && a.field("error") == "invalid_client"
+		},
+	},
 	FaultRefreshRefusesSecondTPP: {
 		probe: func(tb *testBank) bool {
 			own := tb.token(tb.pki.TPPB, refreshForm(eidas.OrgTPPB, refreshToken(tb, tb.pki.TPPB)))

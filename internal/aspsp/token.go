@@ -104,6 +104,10 @@ func (b *Bank) serveToken(w http.ResponseWriter, r *http.Request) {
 			b.writeTokenError(w, fosite.ErrInvalidRequest.WithHint("The request is missing the 'refresh_token' parameter."), 0)
 			return
 		}
+		if b.faults.has(FaultRefreshRefusedAsClient) {
+			b.writeTokenError(w, fosite.ErrInvalidClient.WithHint("Client authentication failed."), 0)
+			return
+		}
 		if leaf := firstCert(peerCerts(r)); b.faults.has(FaultRefreshRefusesSecondTPP) && leaf != nil && eidas.OrganizationIdentifier(leaf) == eidas.OrgTPPB {
 			b.writeTokenError(w, fosite.ErrInvalidClient.WithHint("The client is not allowed to refresh tokens."), 0)
 			return
