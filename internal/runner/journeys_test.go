@@ -92,6 +92,17 @@ func TestJourneysAtTheBank(t *testing.T) {
 					}
 				}
 			}
+			// More journeys than planned are explained where the refresh tokens' short life
+			// makes them, and only there.
+			for _, n := range rep.Notices {
+				if !strings.HasPrefix(n, "PSU journeys:") {
+					continue
+				}
+				explained, short := strings.Contains(n, "shorter than the run"), c.bank.RefreshTokenLifetime < time.Hour
+				if explained != (short && rep.Journeys.Made > rep.Journeys.Planned) {
+					t.Errorf("the journeys notice explains the refresh tokens' life: %v, want %v (%d made, %d planned): %s", explained, !explained, rep.Journeys.Made, rep.Journeys.Planned, n)
+				}
+			}
 			if st.SCAJourneys() > c.max {
 				t.Errorf("the bank counted %d strong customer authentications; at most %d expected", st.SCAJourneys(), c.max)
 			}

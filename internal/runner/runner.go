@@ -323,7 +323,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	made, _ := env.Journeys()
 	rep.Journeys = &report.Journeys{Planned: planned.Total(), Plan: planned.String(), Made: made}
-	rep.Notices = append(rep.Notices, fmt.Sprintf("PSU journeys: %d made, against about %d planned (%s).", made, planned.Total(), planned))
+	journeys := fmt.Sprintf("PSU journeys: %d made, against about %d planned (%s).", made, planned.Total(), planned)
+	if life := prof.Options.RefreshTokenLifetime; made > planned.Total() && life > 0 && life < 10*time.Minute {
+		// The plan counts grants as if they outlived the run, as at real banks.
+		journeys += fmt.Sprintf(" The bank's refresh tokens live %s, shorter than the run: a grant past half that life is not lent for a refresh, and the plan does not count the consents that replace it.", life)
+	}
+	rep.Notices = append(rep.Notices, journeys)
 	rep.Notices = append(rep.Notices, env.OutOfService()...)
 	if f, ok := godogOut.(interface{ Flush() error }); ok {
 		_ = f.Flush()
