@@ -146,7 +146,14 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client, r psd2Rol
 		if why := notAnAuthorizationRefusal(first); why != "" {
 			return w.inconclusive("%s: %s", undecided, why)
 		}
-		if code := roleRefusalIn(w.outcome.LastURL, first); code != "" && w.journeyInconclusive() == nil {
+		// The first page the primary TPP, which holds the role, gets for the same request:
+		// an error code the bank writes on every first page (a login page's script, say) is
+		// no refusal of this TPP.
+		var control authStart
+		if p := w.named("primary"); p != nil {
+			control = w.firstPage(ctx, w.authorizeURL(p.ClientID, p.RedirectURI, "code"), p.RedirectURI)
+		}
+		if code := roleRefusalIn(w.outcome.LastURL, first, control); code != "" && w.journeyInconclusive() == nil {
 			w.roleRefusedAt = fmt.Sprintf("the authorization journey (%s, error %s)", first.where(), code)
 			return nil
 		}
@@ -206,19 +213,25 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client, r psd2Rol
 }
 
 // roleRefusalIn finds a role-related error code in the URL where a journey stopped (an
-// error parameter) or in the first page the bank showed.
-func roleRefusalIn(lastURL string, first authStart) string {
+// error parameter) or in the first page the bank showed, when that page is not the one a
+// TPP holding the role gets (control) and the code is not in that page too.
+func roleRefusalIn(lastURL string, first, control authStart) string {
 	if u, err := url.Parse(lastURL); err == nil {
 		if e := u.Query().Get("error"); slices.Contains(roleRefusals, e) {
 			return e
 		}
 	}
-	if first.page != nil {
-		body := strings.ToLower(string(first.page.body))
-		for _, code := range roleRefusals {
-			if strings.Contains(body, code) {
-				return code
-			}
+	if first.page == nil || samePage(first, control) {
+		return ""
+	}
+	body := strings.ToLower(string(first.page.body))
+	var controlBody string
+	if control.page != nil {
+		controlBody = strings.ToLower(string(control.page.body))
+	}
+	for _, code := range roleRefusals {
+		if strings.Contains(body, code) && !strings.Contains(controlBody, code) {
+			return code
 		}
 	}
 	return ""
