@@ -98,6 +98,7 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		if ok {
 			w.env.Redactor.Add(kept.RefreshToken)
 			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
+			w.keptSeen, w.keptSeenRun = kept.KeptAt, kept.KeptByRun // kept once seen working
 			w.note("checked with the refresh token of a consent of %s (run %s), %s old", kept.ConsentAt.Format(time.RFC3339), kept.KeptByRun, time.Since(kept.ConsentAt).Round(time.Second))
 			return nil
 		}
@@ -158,6 +159,29 @@ func (w *World) refusedWhenOld() error {
 	if err := w.refusedWith("invalid_grant"); err != nil {
 		return err
 	}
+	if err := w.seenNearItsEnd(); err != nil {
+		return err
+	}
 	w.note("the refresh token of a consent %s old is refused (declared lifetime %s)", age, w.p.Options.RefreshTokenLifetime)
+	return nil
+}
+
+// seenNearItsEnd says why a kept refresh token's refusal after its declared end proves
+// nothing (nil: it proves the end): the run that kept it last saw it working too long
+// before that end, in the last tenth of its lifetime, so it may have been revoked or
+// superseded by a later consent (a bank with one token pair per PSU, TPP and role) long
+// before, and never have lived to its end. Within a run, the refresh shortly before the end
+// is that sight.
+func (w *World) seenNearItsEnd() error {
+	if w.keptSeen.IsZero() {
+		return nil
+	}
+	life := w.p.Options.RefreshTokenLifetime
+	end := w.tokens.consentAt.Add(life)
+	if before := end.Sub(w.keptSeen); before > life/10+w.p.Options.ExpirySkew {
+		return w.inconclusive("the refresh token was last seen working by run %s, %s before its declared end (%s): its refusal now may be an earlier revocation or a later consent superseding it, not the end of its lifetime. Runs with the same state file at least every %s see a kept grant working in the last tenth of its life",
+			w.keptSeenRun, before.Round(time.Second), end.Format(time.RFC3339), (life / 10).Round(time.Second))
+	}
+	w.note("the refresh token was seen working by run %s, %s before its declared end", w.keptSeenRun, end.Sub(w.keptSeen).Round(time.Second))
 	return nil
 }

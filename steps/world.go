@@ -172,6 +172,10 @@ type World struct {
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
 	refreshSpent     bool   // the scenario replayed its refresh token or gave it away
 	watchLifetime    bool   // the refresh token is kept to watch its lifetime (REFRESH-10/13)
+	// keptSeen is, for a refresh token an earlier run kept (REFRESH-10 across runs), when
+	// that run last saw it working, and which run it was.
+	keptSeen    time.Time
+	keptSeenRun string
 	// keptAccess: the scenario's access token went to the state file for a later run's
 	// expiry check (BEARER-04): its grant is never lent, refreshed or replayed again.
 	keptAccess bool
