@@ -162,13 +162,15 @@ func TestBrowserDriver(t *testing.T) {
 	t.Run("missing button", func(t *testing.T) {
 		t.Parallel()
 		b := newFakeBank(t)
-		script := Script{approveScript[0], {Press: "button[value=agree]", Timeout: 500 * time.Millisecond}}
+		// 2 s: the consent page has loaded by then, on a machine loaded by other tests too
+		// (with 500 ms, 1 run in many read it still loading, without its title).
+		script := Script{approveScript[0], {Press: "button[value=agree]", Timeout: 2 * time.Second}}
 		out, err := drive(b, script)
 		if err == nil {
 			t.Fatalf("Drive succeeded with %v, want an error", out.Callback)
 		}
 		t.Logf("error: %v", err)
-		want := `step 2: no visible element matches "button[value=agree]" on ` + b.srv.URL + `/consent?state=xyz (200, "Consent") (waited 500ms)`
+		want := `step 2: no visible element matches "button[value=agree]" on ` + b.srv.URL + `/consent?state=xyz (200, "Consent") (waited 2s)`
 		if err.Error() != want {
 			t.Errorf("error = %q\nwant    %q", err, want)
 		}
