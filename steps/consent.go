@@ -272,6 +272,11 @@ func (w *World) beginJourney(ctx context.Context, callback string) error {
 		return nil
 	}
 	w.endJourney()
+	if w.heldCode == nil {
+		// Waiting for a free PSU must not hold the expiry gate (a PSU's holder may wait
+		// for a watch that waits for this consent); a live code keeps its consent.
+		w.leaveConsent()
+	}
 	name := "primary"
 	for _, n := range []string{"primary", "second", "without_aisp_role", "without_cbpii_role"} {
 		if c := w.p.ClientByName(n); c != nil && c.RedirectURI == callback {
@@ -725,7 +730,7 @@ func (e *Env) Finish(ctx context.Context) {
 			t := g.Tokens.(*tokenSet)
 			if t.refresh != "" && t.owner != nil {
 				e.State.KeepRefresh(state.Refresh{Bank: e.Profile.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,
-					KeptAt: time.Now(), KeptByRun: e.RunID, ConsentAt: t.consentAt})
+					KeptAt: time.Now(), KeptByRun: e.RunID, ConsentAt: t.consentAt, SeenWorkingAt: t.seen})
 			}
 		}
 	}

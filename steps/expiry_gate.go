@@ -52,6 +52,19 @@ func (g *gate) tryEnterConsent() (since time.Time, ok bool) {
 	return time.Now(), true
 }
 
+// enterBoth begins a consent of two gates (a request for two roles) without holding one
+// while it waits for a watch of the other: the first gate's watches would wait for it.
+func enterBoth(a, b *gate) (sinceA, sinceB time.Time) {
+	for {
+		sinceA = a.enterConsent()
+		if since, ok := b.tryEnterConsent(); ok {
+			return sinceA, since
+		}
+		a.leaveConsent(sinceA)
+		b.leaveConsent(b.enterConsent()) // once b's watches are over, try again
+	}
+}
+
 // watching says whether a watch holds or waits for the gate, and when the watches end.
 func (g *gate) watching() (until time.Time, ok bool) {
 	g.mu.Lock()

@@ -45,3 +45,41 @@ func TestAWatchHoldsBackConsentsOfItsRoleOnly(t *testing.T) {
 		t.Fatal("the AISP consent still waited after the watch ended")
 	}
 }
+
+// A consent of two roles (AUTHZ-10's request for both) never holds one role's gate while
+// it waits for a watch of the other: a watch of the first would wait for it, and it for
+// the watch of the second, and the first watch's check would come too late.
+func TestAConsentOfTwoRolesHoldsNoGateWhileItWaits(t *testing.T) {
+	aisp, cbpii := newGate(), newGate()
+	cbpii.enterWatch(time.Now().Add(time.Second)) // a cbpii token watched
+	entered := make(chan struct{})
+	go func() {
+		sa, sc := enterBoth(aisp, cbpii)
+		aisp.leaveConsent(sa)
+		cbpii.leaveConsent(sc)
+		close(entered)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	watched := make(chan struct{})
+	go func() {
+		aisp.enterWatch(time.Now().Add(time.Second)) // an AISP token's watch begins meanwhile
+		close(watched)
+	}()
+	select {
+	case <-watched:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the AISP watch waited for a consent that was itself waiting for the cbpii watch")
+	}
+	select {
+	case <-entered:
+		t.Fatal("the consent of both roles began while both roles' tokens were watched")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cbpii.leaveWatch()
+	aisp.leaveWatch()
+	select {
+	case <-entered:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the consent of both roles never began once the watches ended")
+	}
+}
