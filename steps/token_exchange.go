@@ -234,6 +234,7 @@ func (w *World) codeStillWorks(ctx context.Context, c *profile.Client) error {
 	if w.heldCode != nil {
 		w.env.Consents.Dead(w.heldCode, fmt.Sprintf("scenario %s: %s", w.res.ID, a))
 		w.heldCode = nil
+		w.leaveConsent() // the code is spent: no consent under way is left to protect
 		if c.Name == "primary" {
 			// The run's other checks show that a fresh code of the primary TPP, sent as
 			// it should be, gets tokens: no PSU journey for it here.
@@ -280,7 +281,7 @@ func newTokenSet(owner *profile.Client, a *answer) *tokenSet {
 	t := &tokenSet{owner: owner, access: a.str("access_token"), refresh: a.str("refresh_token"),
 		// Counted from the answer's arrival: the bank issued the token before, so waiting
 		// expires_in from here never checks a token that has not yet expired.
-		tokenType: a.str("token_type"), received: time.Now(), sent: time.Now().Add(-a.took), answer: a}
+		tokenType: a.str("token_type"), received: time.Now(), sent: time.Now().Add(-a.took), answer: a, seen: time.Now()}
 	if v, ok := a.fields["expires_in"]; ok {
 		t.expiresIn, t.hasExpires = toSeconds(v)
 	}
