@@ -151,8 +151,8 @@ func (w *World) journey(ctx context.Context, authorizeURL, callback string, scri
 	if w.outcome == nil {
 		w.outcome = &psu.Outcome{}
 	}
-	if oos := (*OutOfService)(nil); w.outcome.LastStatus == 0 && errors.As(w.journeyErr, &oos) {
-		t.NotSent()
+	if oos := (*OutOfService)(nil); errors.As(w.journeyErr, &oos) && w.outcome.Redirects == 0 && w.outcome.LastURL == authorizeURL {
+		t.NotSent() // its first request, GET /authorize, was never sent
 	}
 	if o := w.outcome; len(o.Screenshot) > 0 {
 		w.res.Screenshots = append(w.res.Screenshots, report.Screenshot{URL: o.LastURL, Title: o.LastTitle, PNG: o.Screenshot})

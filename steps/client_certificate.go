@@ -214,21 +214,18 @@ func (w *World) roleAsksAccess(ctx context.Context, c *profile.Client, r psd2Rol
 
 // roleRefusalIn finds a role-related error code in the URL where a journey stopped (an
 // error parameter) or in the first page the bank showed, when that page is not the one a
-// TPP holding the role gets (control) and the code is not in that page too.
+// TPP holding the role gets (control, which must be a page the bank served) and the code
+// is not in that page too.
 func roleRefusalIn(lastURL string, first, control authStart) string {
 	if u, err := url.Parse(lastURL); err == nil {
 		if e := u.Query().Get("error"); slices.Contains(roleRefusals, e) {
 			return e
 		}
 	}
-	if first.page == nil || samePage(first, control) {
+	if first.page == nil || !control.isPage() || busy(control.page) || control.page.status >= 500 || samePage(first, control) {
 		return ""
 	}
-	body := strings.ToLower(string(first.page.body))
-	var controlBody string
-	if control.page != nil {
-		controlBody = strings.ToLower(string(control.page.body))
-	}
+	body, controlBody := strings.ToLower(string(first.page.body)), strings.ToLower(string(control.page.body))
 	for _, code := range roleRefusals {
 		if strings.Contains(body, code) && !strings.Contains(controlBody, code) {
 			return code

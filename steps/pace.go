@@ -269,6 +269,9 @@ type paced struct {
 func (t *paced) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, host, endpoint := req.Context(), hostKey(req.URL), endpointKey(req.URL)
 	if err := t.pace.admit(endpoint); err != nil {
+		if req.Body != nil {
+			req.Body.Close() // a RoundTripper closes the body, even of a request not sent
+		}
 		return nil, err
 	}
 	log, _ := ctx.Value(sendLogKey{}).(*sendLog)

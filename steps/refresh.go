@@ -141,7 +141,7 @@ func (w *World) keepRefreshToken() {
 		return
 	}
 	st.KeepRefresh(state.Refresh{Bank: w.p.Endpoints.Token, ClientID: t.owner.ClientID, RefreshToken: t.refresh,
-		KeptAt: time.Now(), KeptByRun: w.env.RunID, ConsentAt: t.consentAt, Lifetime: w.watchLifetime})
+		KeptAt: time.Now(), KeptByRun: w.env.RunID, ConsentAt: t.consentAt, Lifetime: w.watchLifetime, SeenWorkingAt: t.seen})
 }
 
 // refreshTooLate makes a refused refresh inconclusive when it left too close to the end of

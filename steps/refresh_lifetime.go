@@ -47,7 +47,7 @@ func (w *World) holdsYoungRefresh(ctx context.Context, c *profile.Client) error 
 		kept, ok := st.TakeLifetime(w.p.Endpoints.Token, c.ClientID, time.Now(), func(age time.Duration) bool { return age < life-margin })
 		if ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt, seen: kept.SeenWorkingAt}
 			w.note("the grant watched for its lifetime comes from a consent of %s (run %s)", kept.ConsentAt.Format(time.RFC3339), kept.KeptByRun)
 			return nil
 		}
@@ -97,8 +97,8 @@ func (w *World) holdsOldRefresh(ctx context.Context, c *profile.Client) error {
 		kept, ok := st.TakeLifetime(w.p.Endpoints.Token, c.ClientID, time.Now(), func(age time.Duration) bool { return age > life+margin })
 		if ok {
 			w.env.Redactor.Add(kept.RefreshToken)
-			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt}
-			w.keptSeen, w.keptSeenRun = kept.KeptAt, kept.KeptByRun // kept once seen working
+			w.tokens = &tokenSet{owner: c, refresh: kept.RefreshToken, consentAt: kept.ConsentAt, consentFrom: kept.ConsentAt, seen: kept.SeenWorkingAt}
+			w.keptRun = kept.KeptByRun
 			w.note("checked with the refresh token of a consent of %s (run %s), %s old", kept.ConsentAt.Format(time.RFC3339), kept.KeptByRun, time.Since(kept.ConsentAt).Round(time.Second))
 			return nil
 		}
@@ -173,15 +173,19 @@ func (w *World) refusedWhenOld() error {
 // before, and never have lived to its end. Within a run, the refresh shortly before the end
 // is that sight.
 func (w *World) seenNearItsEnd() error {
-	if w.keptSeen.IsZero() {
+	if w.keptRun == "" {
 		return nil
 	}
-	life := w.p.Options.RefreshTokenLifetime
+	life, seen := w.p.Options.RefreshTokenLifetime, w.tokens.seen
 	end := w.tokens.consentAt.Add(life)
-	if before := end.Sub(w.keptSeen); before > life/10+w.p.Options.ExpirySkew {
-		return w.inconclusive("the refresh token was last seen working by run %s, %s before its declared end (%s): its refusal now may be an earlier revocation or a later consent superseding it, not the end of its lifetime. Runs with the same state file at least every %s see a kept grant working in the last tenth of its life",
-			w.keptSeenRun, before.Round(time.Second), end.Format(time.RFC3339), (life / 10).Round(time.Second))
+	if seen.IsZero() {
+		return w.inconclusive("the state file does not say when the refresh token kept by run %s was last seen working (a state file of an earlier version): its refusal after its declared end (%s) may be an earlier revocation, not the end of its lifetime",
+			w.keptRun, end.Format(time.RFC3339))
 	}
-	w.note("the refresh token was seen working by run %s, %s before its declared end", w.keptSeenRun, end.Sub(w.keptSeen).Round(time.Second))
+	if before := end.Sub(seen); before > life/10+w.p.Options.ExpirySkew {
+		return w.inconclusive("the refresh token kept by run %s was last seen working %s before its declared end (%s): its refusal now may be an earlier revocation or a later consent superseding it, not the end of its lifetime. Runs with the same state file at least every %s see a kept grant working in the last tenth of its life",
+			w.keptRun, before.Round(time.Second), end.Format(time.RFC3339), (life / 10).Round(time.Second))
+	}
+	w.note("the refresh token kept by run %s was seen working %s before its declared end", w.keptRun, end.Sub(seen).Round(time.Second))
 	return nil
 }

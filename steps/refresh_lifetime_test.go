@@ -28,15 +28,16 @@ func TestAKeptRefreshTokenMustHaveBeenSeenNearItsEnd(t *testing.T) {
 		{"seen a week before its end (a weekly run)", end.Add(-7 * 24 * time.Hour), true},
 		{"seen on the day of its consent only", consent.Add(time.Hour), false},
 		{"seen a month before its end", end.Add(-30 * 24 * time.Hour), false},
+		{"never said (a state file of an earlier version)", time.Time{}, false},
 	} {
 		w := newWorld(&Env{Profile: &profile.Profile{Options: profile.Options{RefreshTokenLifetime: life}}})
-		w.tokens = &tokenSet{consentAt: consent}
-		w.keptSeen, w.keptSeenRun = c.seen, "run-1"
+		w.tokens = &tokenSet{consentAt: consent, seen: c.seen}
+		w.keptRun = "run-1"
 		err := w.seenNearItsEnd()
 		switch {
 		case c.ok && err != nil:
 			t.Errorf("%s: expected the refusal to count, got %v: %s", c.name, err, w.inconclusiveWhy)
-		case !c.ok && (!errors.Is(err, godog.ErrSkip) || !strings.Contains(w.inconclusiveWhy, "last seen working by run run-1")):
+		case !c.ok && (!errors.Is(err, godog.ErrSkip) || !strings.Contains(w.inconclusiveWhy, "run run-1")):
 			t.Errorf("%s: expected inconclusive, got %v: %q", c.name, err, w.inconclusiveWhy)
 		}
 	}

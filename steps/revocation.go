@@ -42,9 +42,14 @@ func (w *World) registerRevocation(sc sentences) {
 				return err
 			}
 			if e := a.str("error"); a.err == nil && e != "" && e != "invalid_grant" {
-				// Refused as a client or a request, not as a dead token: the refresh says
-				// nothing of whether the token survived.
-				return w.inconclusive("the primary TPP's refresh was refused with %s, not as a revoked token (invalid_grant): whether the refresh token survived the other TPP's revocation request cannot be told (%s)", e, a)
+				// Not invalid_grant: refused as a client, or with a non-standard error for
+				// a dead token? The same TPP's refresh of an unknown token tells: refused
+				// alike, the bank refuses the TPP's refreshes, and says nothing of this token.
+				probe := w.postToken(ctx, c, refreshForm("unknown-"+newUUID(), c.ClientID))
+				w.last = a
+				if probe.err == nil && probe.str("error") == e {
+					return w.inconclusive("the primary TPP's refresh was refused with %s, as is its refresh of an unknown token (%s): the bank refuses its refreshes whatever the token, so whether the refresh token survived the other TPP's revocation request cannot be told (%s)", e, probe, a)
+				}
 			}
 			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
 		}

@@ -24,7 +24,9 @@ func TestRoleRefusalIn(t *testing.T) {
 		{"an error page naming the code", "", page("/error", 403, "<p>unauthorized_client: no PSP_AI role</p>"), page("/login", 200, login), "unauthorized_client"},
 		{"the login page every TPP gets, whose script names a code", "", page("/login", 200, login), page("/login", 200, login), ""},
 		{"another page, but the code is on the control's page too", "", page("/login2", 200, login), page("/login", 200, login), ""},
-		{"no control page", "", page("/error", 400, "invalid_client"), authStart{}, "invalid_client"},
+		{"no control page", "", page("/error", 400, "invalid_client"), authStart{}, ""},
+		{"a control page the bank would not serve (429)", "", page("/error", 400, "invalid_client"), page("/login", 429, ""), ""},
+		{"a control page the bank failed (500)", "", page("/error", 400, "invalid_client"), page("/login", 500, ""), ""},
 		{"no code anywhere", "", page("/error", 400, "redirect_uri mismatch"), page("/login", 200, login), ""},
 	} {
 		if got := roleRefusalIn(c.lastURL, c.first, c.control); got != c.want {

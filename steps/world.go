@@ -172,10 +172,8 @@ type World struct {
 	keepRefreshAtEnd bool   // the scenario's refresh token goes to the state file at its end
 	refreshSpent     bool   // the scenario replayed its refresh token or gave it away
 	watchLifetime    bool   // the refresh token is kept to watch its lifetime (REFRESH-10/13)
-	// keptSeen is, for a refresh token an earlier run kept (REFRESH-10 across runs), when
-	// that run last saw it working, and which run it was.
-	keptSeen    time.Time
-	keptSeenRun string
+	// keptRun is the run that kept the refresh token REFRESH-10 checks across runs.
+	keptRun string
 	// keptAccess: the scenario's access token went to the state file for a later run's
 	// expiry check (BEARER-04): its grant is never lent, refreshed or replayed again.
 	keptAccess bool
@@ -217,6 +215,9 @@ type tokenSet struct {
 	consentAt, consentFrom time.Time
 	answer                 *answer
 	hasExpires             bool
+	// seen is when the refresh token was last seen working: issued, or honoured by a
+	// refresh (for a refresh token an earlier run kept, what that run saw; zero: unknown).
+	seen time.Time
 }
 
 func newWorld(env *Env) *World {

@@ -60,6 +60,9 @@ type Refresh struct {
 	// Lifetime marks a grant kept to watch its refresh token live and die (REFRESH-10/13):
 	// no other check takes it.
 	Lifetime bool `json:"lifetime,omitempty"`
+	// SeenWorkingAt is when the refresh token was last seen working: issued, or honoured
+	// by a refresh. Zero when unknown (a state file of an earlier version).
+	SeenWorkingAt time.Time `json:"seen_working_at,omitzero"`
 }
 
 // Registration is a client a run registered through the bank's register API, kept for a
