@@ -15,6 +15,7 @@ var version = "dev"
 
 func main() {
 	runner.Version = version
+	runner.TuneGC()
 	cmd := rootCommand()
 	err := cmd.Execute()
 	var done exitError // a run that went to the end has said everything already

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stetconform/stetconform/internal/fleet/fleettest"
 	"github.com/stetconform/stetconform/internal/report"
+	"github.com/stetconform/stetconform/internal/runner"
 )
 
 // BenchmarkFleet runs whole runs (every scenario) of 1 and of 20 reference banks in one
@@ -19,6 +20,7 @@ import (
 // inconclusive (INCOMPLETE). wall-s is the last fleet's wall time, peak-rss-MiB the
 // process's peak memory (20 separate processes took 1.07 GiB).
 func BenchmarkFleet(b *testing.B) {
+	runner.TuneGC() // as the command runs
 	var one time.Duration
 	for _, n := range []int{1, 20} {
 		b.Run(fmt.Sprintf("%d-banks", n), func(b *testing.B) {

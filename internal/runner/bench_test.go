@@ -32,6 +32,7 @@ import (
 // It also reports, measured at the bank, the strong customer authentications and
 // /authorize requests a run costs (the consent plan).
 func BenchmarkEmbeddedRun(b *testing.B) {
+	TuneGC() // as the command runs
 	var exchanges, scenarios, n int
 	var st aspsp.Stats
 	var runs, noWaits, waits, cpu time.Duration
