@@ -130,9 +130,11 @@ func nodeLines(f *messages.Feature) map[string]int {
 
 // runFirst are the features a run starts with: the journeys and code exchanges that leave
 // codes and grants for the checks after them to share (the consent plan), and the checks
-// that wait longest (an expired code, a refresh token's lifetime), so that they wait while
-// the others run.
-var runFirst = []string{"authorization.feature", "token_exchange.feature", "refresh_lifetime.feature", "client_certificate.feature", "bearer_token.feature"}
+// that wait longest (an expired code, a refresh token's lifetime, both roles' expired
+// access tokens), so that they wait while the others run. cbpii.feature comes before
+// bearer_token.feature: its consent must begin before the AISP expiry check closes the
+// TPP's gate, or the cbpii expiry check waits out the AISP one.
+var runFirst = []string{"authorization.feature", "token_exchange.feature", "refresh_lifetime.feature", "client_certificate.feature", "cbpii.feature", "bearer_token.feature"}
 
 // RunOrder lists every feature file in the order a run takes them: runFirst, then the
 // others by name.

@@ -169,13 +169,9 @@ func (w *World) asksBothRoles(ctx context.Context) error {
 	if err := w.beginJourney(ctx, c.RedirectURI); err != nil {
 		return err
 	}
-	// A consent of both roles, were the bank to grant it: an expiry check of either
-	// role's token must not watch meanwhile. The code's exchange runs inside the AISP
-	// consent (w.consentGate), and ends it.
-	aisp, cbpii := w.env.gate(c.ClientID, ""), w.env.gate(c.ClientID, profile.RoleCBPII)
-	sinceAISP, sinceCBPII := enterBoth(aisp, cbpii)
-	defer cbpii.leaveConsent(sinceCBPII)
-	w.consentGate, w.consentSince = aisp, sinceAISP
+	// A consent, were the bank to grant it: an expiry check must not watch meanwhile.
+	// The code's exchange runs inside it (w.consentGate), and ends it.
+	w.enterConsent(c.ClientID)
 	defer w.leaveConsent()
 	w.journey(ctx, w.authorizeURLFor(c.ClientID, c.RedirectURI, "code", both), c.RedirectURI, w.p.PSU.Approve,
 		"This request asks for AISP and CBPII access at once: try to APPROVE it; the bank should refuse it, or grant one of the two only.")

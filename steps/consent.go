@@ -406,7 +406,7 @@ func (w *World) deferControl(c *profile.Client) bool {
 	// an expiry check watches, or waits to, the code goes on only if it outlives the watch,
 	// without a hold on the gate (its exchange waits for the watch); otherwise this check
 	// exchanges it now, within the consent it holds, which the watch waits for.
-	g := w.env.gate(c.ClientID, w.role)
+	g := w.env.gate(c.ClientID)
 	if w.consentGate == nil {
 		since, ok := g.tryEnterConsent()
 		if ok {
@@ -455,18 +455,19 @@ func (w *World) inheritGate(code *consent.Code) {
 	}
 }
 
-// flushCodes lets go of the holds that codes in the pool keep on clientID's gate for role,
-// so that an expiry check about to watch a token of that TPP and role, until watchEnd,
-// does not wait for
+// flushCodes lets go of the holds that codes in the pool keep on clientID's gate (codes of
+// either role), so that an expiry check about to watch a token of that TPP, until
+// watchEnd, does not wait for
 // them: a code that outlives the watch stays in the pool for the checks still to come (its
 // exchange will wait for the watch); any other is exchanged at once.
-func (e *Env) flushCodes(clientID, role string, watchEnd time.Time) {
+func (e *Env) flushCodes(clientID string, watchEnd time.Time) {
 	if e.Consents == nil {
 		return
 	}
-	for _, n := range []string{"primary", "second"} {
+	for _, key := range []string{"primary", "second", consent.Key("primary", profile.RoleCBPII), consent.Key("second", profile.RoleCBPII)} {
+		n, _ := consent.SplitKey(key)
 		if c := e.Profile.ClientByName(n); c != nil && c.ClientID == clientID {
-			flush, released := e.Consents.ClaimGated(consent.Key(n, role), func(code *consent.Code) bool { return outlives(code, watchEnd) })
+			flush, released := e.Consents.ClaimGated(key, func(code *consent.Code) bool { return outlives(code, watchEnd) })
 			for _, h := range released {
 				if h, ok := h.(*gateHold); ok {
 					// Ended now, not timed: its time in the pool is no consent's length, and
@@ -676,7 +677,7 @@ func (w *World) settleConsents(passed bool) {
 	// A grant from a code exchanged with a scope, against STET's rule (TOKEN-15), is lent
 	// only once a code exchange without one has worked in this run: a bank that serves
 	// only such requests must not seem to serve the checks that need a grant.
-	lends := w.demand.exchanger || w.demand.link != "" || (w.demand.scopeAtToken && w.env.observed[controlCodeExchange])
+	lends := w.demand.exchanger || w.demand.link != "" || (w.demand.scopeAtToken && w.env.wasObserved(controlCodeExchange))
 	if l := w.spentLease; l != nil {
 		var tokens any
 		if t := w.tokens; t != nil && t.owner != nil && w.key(t.owner) == l.Grant.TPP {

@@ -41,6 +41,13 @@ func (e *Env) observe(control string) {
 	e.observed[control] = true
 }
 
+// wasObserved says whether this run saw control succeed so far.
+func (e *Env) wasObserved(control string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.observed[control]
+}
+
 // withControls turns a passed scenario whose tagged controls this run never observed into
 // an inconclusive one. e.mu is held.
 func (e *Env) withControls(r report.ScenarioResult) report.ScenarioResult {

@@ -3,8 +3,6 @@ package steps
 import (
 	"sync"
 	"time"
-
-	"github.com/stetconform/stetconform/internal/consent"
 )
 
 // The expiry gate: a bank that keeps one token pair per PSU and TPP (BPCE, for one)
@@ -50,19 +48,6 @@ func (g *gate) tryEnterConsent() (since time.Time, ok bool) {
 	}
 	g.consents++
 	return time.Now(), true
-}
-
-// enterBoth begins a consent of two gates (a request for two roles) without holding one
-// while it waits for a watch of the other: the first gate's watches would wait for it.
-func enterBoth(a, b *gate) (sinceA, sinceB time.Time) {
-	for {
-		sinceA = a.enterConsent()
-		if since, ok := b.tryEnterConsent(); ok {
-			return sinceA, since
-		}
-		a.leaveConsent(sinceA)
-		b.leaveConsent(b.enterConsent()) // once b's watches are over, try again
-	}
 }
 
 // watching says whether a watch holds or waits for the gate, and when the watches end.
@@ -119,12 +104,12 @@ func (e *Env) gateLead() time.Duration {
 	return lead
 }
 
-// gate returns the expiry gate of a TPP's client_id for a role ("" for AISP). A bank
-// keeps one token pair per PSU, TPP and role (BPCE; options.token_pairs): a new consent
-// supersedes the earlier pair of its own role only, so a cbpii consent need not wait for
-// an AISP token's watch, nor the other way round.
-func (e *Env) gate(clientID, role string) *gate {
-	k := consent.Key(clientID, role)
+// gate returns the expiry gate of a TPP's client_id. One gate for all the TPP's roles: a
+// bank may keep one token pair per PSU and TPP whatever the role, so that a cbpii consent
+// supersedes the PSU's AISP tokens too (tokens-superseded-never-expire); a watch then
+// holds back the consents of both roles.
+func (e *Env) gate(clientID string) *gate {
+	k := clientID
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.gates == nil {
@@ -138,27 +123,26 @@ func (e *Env) gate(clientID, role string) *gate {
 	return g
 }
 
-// sharingGate runs f as a consent of clientID for the scenario's role: f may create a
-// consent or a token pair. A scenario already inside a consent (enterConsent) is in it
-// already.
+// sharingGate runs f as a consent of clientID: f may create a consent or a token pair. A
+// scenario already inside a consent (enterConsent) is in it already.
 func (w *World) sharingGate(clientID string, f func()) {
 	if w.consentGate != nil {
 		f()
 		return
 	}
-	g := w.env.gate(clientID, w.role)
+	g := w.env.gate(clientID)
 	defer g.leaveConsent(g.enterConsent())
 	f()
 }
 
-// enterConsent counts the scenario as a consent of clientID, for its role, from the start
-// of an approving journey until its code is exchanged (leaveConsent): a code must not
-// wait, and expire, while an expiry check watches a token.
+// enterConsent counts the scenario as a consent of clientID from the start of an approving
+// journey until its code is exchanged (leaveConsent): a code must not wait, and expire,
+// while an expiry check watches a token.
 func (w *World) enterConsent(clientID string) {
 	if w.consentGate != nil {
 		return
 	}
-	g := w.env.gate(clientID, w.role)
+	g := w.env.gate(clientID)
 	w.consentSince = g.enterConsent()
 	w.consentGate = g
 }
@@ -171,13 +155,13 @@ func (w *World) leaveConsent() {
 	}
 }
 
-// closeGate starts a watch of clientID's token of the scenario's role that ends by until:
-// no consent of that TPP for that role until openGate (or the scenario's end).
+// closeGate starts a watch of clientID's token that ends by until: no consent of that TPP
+// until openGate (or the scenario's end).
 func (w *World) closeGate(clientID string, until time.Time) {
 	w.openGate()
 	w.leaveConsent()
-	w.env.flushCodes(clientID, w.role, until.Add(2*w.codeMargin()))
-	g := w.env.gate(clientID, w.role)
+	w.env.flushCodes(clientID, until.Add(2*w.codeMargin()))
+	g := w.env.gate(clientID)
 	g.enterWatch(until)
 	w.heldGate = g
 }
