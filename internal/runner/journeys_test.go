@@ -172,8 +172,9 @@ func TestRateLimitedBank(t *testing.T) {
 // expiry watches at the very start of the run, over the chains of negative checks passing
 // one code along: a code refused in one check must still be exchanged in time by the last
 // (it kept waiting for a watch, and died: INCOMPLETE in 3 runs of 6), and the cbpii
-// consent must begin before the AISP expiry check closes the TPP's gate. Alone with the other whole runs (make
-// test): a machine busy compiling delays 2 s lifetimes past their margins.
+// consent must begin before the AISP expiry check closes the TPP's gate. Alone with the
+// other whole runs (make test): a machine busy compiling delays 2 s lifetimes past their
+// margins.
 func TestShortLifetimesAtACleanBank(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole runs")
