@@ -211,8 +211,8 @@ func Run(ctx context.Context, opts Options) (*Index, error) {
 		opts.Concurrency = 4
 	}
 	if opts.Run.Concurrency == 0 {
-		// Half a single run's 16: the banks share the machine, and a fleet is judged on
-		// all its banks' time (BenchmarkFleet: 20 banks 1.51 times one at 16 each, 1.16 at 8).
+		// Fewer than a single run's 12: the banks share the machine, and a fleet is judged
+		// on all its banks' time (BenchmarkFleet: 20 banks 1.51 times one at 16 each, 1.15 at 8).
 		opts.Run.Concurrency = scenariosPerBank
 	}
 	if opts.Concurrency < 0 {

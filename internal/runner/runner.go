@@ -54,7 +54,7 @@ type Options struct {
 	Tags string
 	// OutDir receives the reports (default "reports").
 	OutDir string
-	// Concurrency is how many scenarios run at once (default 16). With the manual driver
+	// Concurrency is how many scenarios run at once (default 12). With the manual driver
 	// the journeys still come one at a time (the person does them in turn).
 	Concurrency int
 	// Console receives godog's progress and the summary (default os.Stdout). Secrets are
@@ -150,7 +150,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, badInput(fmt.Errorf("--format pretty prints the features in order, one scenario at a time: it cannot be combined with --concurrency %d (use --format progress for parallel runs)", opts.Concurrency))
 		case opts.Concurrency == 0:
 			opts.Concurrency = 1
-			prettyNote = "--format pretty: one scenario at a time, so that each feature reads in order (--format progress runs 16 at once).\n"
+			prettyNote = "--format pretty: one scenario at a time, so that each feature reads in order (--format progress runs 12 at once).\n"
 		}
 	}
 	catalogue, err := features.Catalogue()
@@ -251,9 +251,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	concurrency := opts.Concurrency
 	if concurrency <= 0 {
 		// Many scenarios wait (a code's or a token's expiry, a consent of the pool, the
-		// expiry gate): 16 at once keeps the expiry checks from waiting for a free slot
-		// behind them (BenchmarkEmbeddedRun: run/floor 1.7-1.9 at 8, 0.99 at 16).
-		concurrency = 16
+		// expiry gate): 12 at once keeps the expiry checks from waiting for a free slot
+		// behind them (BenchmarkEmbeddedRun: run/floor 1.7-1.9 at 8, 0.99 at 12 and 16).
+		concurrency = 12
 	}
 
 	work, err := os.MkdirTemp("", "stetconform-run-")
