@@ -254,6 +254,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		// expiry gate): 12 at once keeps the expiry checks from waiting for a free slot
 		// behind them (BenchmarkEmbeddedRun: run/floor 1.7-1.9 at 8, 0.99 at 12 and 16).
 		concurrency = 12
+		if prof.PSU.Driver == "browser" {
+			// Each journey is a Chromium: on a small machine more at once only queue for
+			// the CPU (the browser suite: 77 s at 8, 100 s at 12).
+			concurrency = 8
+		}
 	}
 
 	work, err := os.MkdirTemp("", "stetconform-run-")
