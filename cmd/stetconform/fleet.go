@@ -112,7 +112,7 @@ each bank starts and ends. Each bank's console output is in its folder, console.
 	f.StringVar(&opts.OutDir, "out", "reports/fleet", "directory for the fleet's index and one report folder per bank")
 	f.IntVar(&opts.Concurrency, "concurrency", 4, "banks run at once (1 or more)")
 	f.StringVar(&shard, "shard", "", "run only shard i of n (i/n, i from 0 to n-1) of the profiles")
-	f.IntVar(&scenarios, "scenario-concurrency", 8, "scenarios run at once in each bank (1 or more)")
+	f.IntVar(&scenarios, "scenario-concurrency", 0, "scenarios run at once in each bank (1 or more; by default as a single run: 12, 8 with --psu browser)")
 	f.StringVar(&opts.Run.Tags, "tags", "", `scenarios to run in every bank, godog tag syntax: "@token", "@mtls && ~@expiry"`)
 	f.StringVar(&opts.Run.PSUDriver, "psu", "", "PSU driver for every bank, replacing the profiles' psu.driver: form or browser")
 	f.StringVar(&opts.StateDir, "state", "", "directory keeping one state file per bank (tokens that outlive a run); none: keep nothing (default: $XDG_STATE_HOME/stetconform/fleet)")

@@ -200,20 +200,12 @@ func Select(profiles []Profile, shard Shard) []Profile {
 // whose run gives no verdict (a broken profile) is a SETUP ERROR row, not an error of
 // the fleet. The error, a *runner.Error, is for what stops the fleet itself: no profile
 // (exit 2), an output folder that cannot be written (exit 3).
-// scenariosPerBank is how many scenarios each bank of a fleet runs at once by default.
-const scenariosPerBank = 8
-
 func Run(ctx context.Context, opts Options) (*Index, error) {
 	if opts.OutDir == "" {
 		opts.OutDir = "reports"
 	}
 	if opts.Concurrency == 0 {
 		opts.Concurrency = 4
-	}
-	if opts.Run.Concurrency == 0 {
-		// Fewer than a single run's 12: the banks share the machine, and a fleet is judged
-		// on all its banks' time (BenchmarkFleet: 20 banks 1.51 times one at 16 each, 1.15 at 8).
-		opts.Run.Concurrency = scenariosPerBank
 	}
 	if opts.Concurrency < 0 {
 		return nil, setupError(fmt.Errorf("--concurrency %d: give the number of banks run at once, 1 or more", opts.Concurrency))
