@@ -103,7 +103,7 @@ func runCommand() *cobra.Command {
 	f.StringVar(&opts.Profile, "bank", "", "bank profile (YAML); without it the embedded reference bank is started")
 	f.StringVar(&opts.Tags, "tags", "", `scenarios to run, godog tag syntax: "@token", "@mtls && ~@expiry", "@AUTHZ-01,@AUTHZ-02"`)
 	f.StringVar(&opts.OutDir, "out", "reports", "directory for report.json, junit.xml, cucumber.json, report.html")
-	f.IntVar(&opts.Concurrency, "concurrency", 12, "scenarios run at once (1 or more; with --format pretty, 1; by default 8 with --psu browser)")
+	f.IntVar(&opts.Concurrency, "concurrency", 12, "scenarios run at once (1 or more; with --format pretty, 1; by default 8 with --psu browser or manual)")
 	f.StringVar(&opts.Format, "format", "progress", "console output: progress, or pretty (the features as they read, one scenario at a time)")
 	f.BoolVar(&opts.Color, "color", false, "colour the console output")
 	f.StringVar(&opts.StateFile, "state", "", "private file (0600) keeping access tokens that outlive the run, for a later run's expiry check (default: $XDG_STATE_HOME/stetconform/state.json with --bank; none: keep nothing)")

@@ -47,7 +47,7 @@ func checkRunFlags(cmd *cobra.Command, opts *runner.Options) error {
 			return badFlag("--concurrency %d: give the number of scenarios run at once, 1 or more", opts.Concurrency)
 		}
 	} else {
-		opts.Concurrency = 0 // the runner's default: 12 (8 with the browser driver), or 1 with --format pretty
+		opts.Concurrency = 0 // the runner's default: 12 (8 with the browser or manual driver), or 1 with --format pretty
 	}
 	if opts.StrictBaseline && opts.Baseline == "" {
 		return badFlag("--strict-baseline needs --baseline FILE")

@@ -254,9 +254,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		// expiry gate): 12 at once keeps the expiry checks from waiting for a free slot
 		// behind them (BenchmarkEmbeddedRun: run/floor 1.7-1.9 at 8, 0.99 at 12 and 16).
 		concurrency = 12
-		if prof.PSU.Driver == "browser" {
+		switch prof.PSU.Driver {
+		case "browser":
 			// Each journey is a Chromium: on a small machine more at once only queue for
 			// the CPU (the browser suite: 77 s at 8, 100 s at 12).
+			concurrency = 8
+		case "manual":
+			// A person's journeys are the dearest: at 12, the checks that share grants
+			// overlapped more and, on a loaded machine, cost a 14th authentication (1 run
+			// in 6 beside two busy loops); at 8, 13 in 8 runs of 8.
 			concurrency = 8
 		}
 	}
