@@ -457,9 +457,9 @@ func (w *World) inheritGate(code *consent.Code) {
 
 // flushCodes lets go of the holds that codes in the pool keep on clientID's gate (codes of
 // either role), so that an expiry check about to watch a token of that TPP, until
-// watchEnd, does not wait for
-// them: a code that outlives the watch stays in the pool for the checks still to come (its
-// exchange will wait for the watch); any other is exchanged at once.
+// watchEnd, does not wait for them: a code that outlives the watch stays in the pool for
+// the checks still to come (its exchange will wait for the watch); any other is exchanged
+// at once.
 func (e *Env) flushCodes(clientID string, watchEnd time.Time) {
 	if e.Consents == nil {
 		return

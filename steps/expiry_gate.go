@@ -109,16 +109,15 @@ func (e *Env) gateLead() time.Duration {
 // supersedes the PSU's AISP tokens too (tokens-superseded-never-expire); a watch then
 // holds back the consents of both roles.
 func (e *Env) gate(clientID string) *gate {
-	k := clientID
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.gates == nil {
 		e.gates = map[string]*gate{}
 	}
-	g, ok := e.gates[k]
+	g, ok := e.gates[clientID]
 	if !ok {
 		g = newGate()
-		e.gates[k] = g
+		e.gates[clientID] = g
 	}
 	return g
 }

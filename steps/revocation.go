@@ -41,14 +41,14 @@ func (w *World) registerRevocation(sc sentences) {
 			if err := w.refreshTooLate(a); err != nil {
 				return err
 			}
-			if e := a.str("error"); a.err == nil && e != "" && e != "invalid_grant" {
-				// Not invalid_grant: refused as a client, or with a non-standard error for
-				// a dead token? The same TPP's refresh of an unknown token tells: refused
-				// alike, the bank refuses the TPP's refreshes, and says nothing of this token.
+			if a.err == nil && a.str("error") == "invalid_client" {
+				// Refused as a client, not as a dead token? The same TPP's refresh of an
+				// unknown token tells: refused as a client too, the bank refuses the TPP's
+				// refreshes whatever the token. Any other error is about the token: failed.
 				probe := w.postToken(ctx, c, refreshForm("unknown-"+newUUID(), c.ClientID))
 				w.last = a
-				if probe.err == nil && probe.str("error") == e {
-					return w.inconclusive("the primary TPP's refresh was refused with %s, as is its refresh of an unknown token (%s): the bank refuses its refreshes whatever the token, so whether the refresh token survived the other TPP's revocation request cannot be told (%s)", e, probe, a)
+				if probe.err == nil && probe.str("error") == "invalid_client" {
+					return w.inconclusive("the primary TPP's refresh was refused with invalid_client, as is its refresh of an unknown token (%s): the bank refuses its refreshes whatever the token, so whether the refresh token survived the other TPP's revocation request cannot be told (%s)", probe, a)
 				}
 			}
 			return fmt.Errorf("expected the primary TPP's refresh token to survive another TPP's revocation request (RFC 7009 section 2.1); the refresh got %s", a)
